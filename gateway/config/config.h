@@ -1,0 +1,219 @@
+// Plain configuration structs: what the YAML says, after ${ENV} expansion, unit parsing
+// and path resolution, before any compilation into runtime objects. The loader
+// (loader.h) fills them; jwt/, cors/ and proxy/ compile them into immutable runtime
+// objects and report problems through Diagnostics with the Mark of the offending value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace authgate::config {
+
+using Duration = std::chrono::milliseconds;
+
+// Where a value stands in the config file (1-based line and column).
+struct Mark {
+    std::string file;
+    int line = 0;
+    int col = 0;
+};
+
+// Errors and warnings collected while loading and compiling; every message is
+// rendered "FILE:LINE:COL: message" so a user can jump to it.
+class Diagnostics {
+public:
+    void error(const Mark& at, const std::string& message);
+    void warning(const Mark& at, const std::string& message);
+    void error(const std::string& message) { errors_.push_back(message); }  // no position
+
+    bool ok() const { return errors_.empty(); }
+    const std::vector<std::string>& errors() const { return errors_; }
+    const std::vector<std::string>& warnings() const { return warnings_; }
+
+    static std::string format(const Mark& at, const std::string& message);
+
+private:
+    std::vector<std::string> errors_;
+    std::vector<std::string> warnings_;
+};
+
+// Positions of the values of a YAML mapping, by key; list items are keyed "key[i]"
+// (e.g. "allow_origins[2]"), so a compile step can point at the exact element.
+struct Marks {
+    Mark self;                         // the mapping itself
+    std::map<std::string, Mark> keys;  // value positions
+    const Mark& at(const std::string& key) const {
+        auto it = keys.find(key);
+        return it == keys.end() ? self : it->second;
+    }
+};
+
+struct ListenAddress {
+    std::string host;  // as written ("0.0.0.0", "127.0.0.1", "::1", "localhost")
+    std::uint16_t port = 0;
+};
+
+struct ServerTls {
+    std::string cert_file;  // absolute after loading
+    std::string key_file;
+};
+
+struct Limits {
+    std::uint64_t max_header_bytes = 16 * 1024;
+    std::uint64_t max_body_bytes = 10 * 1024 * 1024;
+    std::uint64_t max_connections = 10000;
+};
+
+struct Timeouts {
+    Duration header = std::chrono::seconds(10);
+    Duration idle = std::chrono::seconds(60);
+    Duration upstream_connect = std::chrono::seconds(2);
+    Duration upstream_response = std::chrono::seconds(30);
+    Duration shutdown = std::chrono::seconds(10);  // drain budget on SIGTERM/SIGINT (added)
+};
+
+struct Server {
+    std::vector<ListenAddress> listen{{"0.0.0.0", 8080}};
+    unsigned workers = 0;  // 0 = one per core
+    std::optional<ServerTls> tls;
+    Limits limits;
+    Timeouts timeouts;
+    Marks marks;
+};
+
+struct Admin {
+    ListenAddress listen;
+    Marks marks;
+};
+
+struct Log {
+    std::string level = "info";   // trace|debug|info|warn|error|off
+    std::string format = "text";  // text|json
+    bool access_log = true;
+};
+
+struct UpstreamTls {
+    bool verify = true;
+    std::string ca_file;      // absolute; empty = system trust store
+    std::string server_name;  // SNI / verified name override (added); empty = endpoint host
+};
+
+struct Endpoint {
+    std::string scheme;  // "http" | "https"
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+struct Upstream {
+    std::string name;
+    std::vector<Endpoint> endpoints;
+    UpstreamTls tls;
+    Duration pool_idle_timeout = std::chrono::seconds(30);  // pool.idle_timeout (added)
+    std::uint64_t pool_max_idle = 64;                        // pool.max_idle per endpoint and worker (added)
+    Marks marks;
+};
+
+// jwt.providers.NAME.token_from items
+struct TokenSource {
+    enum class Kind { header, cookie, query };
+    Kind kind = Kind::header;
+    std::string name;    // header, cookie or query parameter name
+    std::string prefix;  // header only, e.g. "Bearer "
+};
+
+struct JwtKeys {
+    std::optional<std::string> secret;
+    std::optional<std::string> secret_base64;
+    std::optional<std::string> public_key_file;  // absolute
+    std::optional<std::string> jwks_file;        // absolute
+    std::optional<std::string> jwks_url;
+    Duration jwks_refresh = std::chrono::minutes(5);
+    Marks marks;
+};
+
+struct JwtProvider {
+    std::string name;
+    std::vector<std::string> issuers;    // empty = not checked
+    std::vector<std::string> audiences;  // empty = not checked
+    std::vector<std::string> algorithms;
+    JwtKeys keys;
+    Duration leeway = Duration::zero();
+    std::vector<std::string> required_claims;
+    std::optional<Duration> max_lifetime;
+    std::vector<TokenSource> token_from;  // empty = Authorization "Bearer "
+    std::vector<std::pair<std::string, std::string>> forward_claims;  // claim path -> header, file order
+    std::string forward_payload_header;  // empty = none
+    bool strip_token = false;
+    Marks marks;
+};
+
+struct Jwt {
+    std::vector<JwtProvider> providers;
+    std::uint64_t cache_max_entries = 10000;  // jwt.cache.max_entries per worker (added); 0 = off
+    Marks marks;
+};
+
+struct CorsPolicy {
+    std::string name;
+    std::vector<std::string> allow_origins;
+    std::vector<std::string> allow_origin_regexes;
+    bool allow_all_origins = false;
+    std::vector<std::string> allow_methods{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    std::vector<std::string> allow_headers{"accept", "authorization", "content-type", "x-requested-with"};
+    std::vector<std::string> expose_headers;
+    bool allow_credentials = false;
+    std::optional<std::uint64_t> max_age;  // seconds
+    bool allow_private_network = false;
+    Marks marks;
+};
+
+struct Cors {
+    std::vector<CorsPolicy> policies;
+    Marks marks;
+};
+
+struct RouteMatch {
+    std::string path;         // exact (empty = unused)
+    std::string path_prefix;  // prefix (empty = unused)
+    std::vector<std::string> methods;  // upper case; empty = any
+    std::string host;         // lower case, no port; empty = any
+};
+
+struct RouteAuth {
+    bool none = true;  // "auth: none" or absent
+    std::vector<std::string> providers;
+    enum class Mode { required, optional, report_only };
+    Mode mode = Mode::required;
+    // claim name (dotted path allowed) -> accepted values; "scope" is special:
+    // every listed scope must be in the space-separated scope string.
+    std::vector<std::pair<std::string, std::vector<std::string>>> claims;
+    Marks marks;
+};
+
+struct Route {
+    std::string name;
+    RouteMatch match;
+    std::string upstream;
+    std::string cors;  // policy name; empty = none
+    std::string strip_prefix;
+    RouteAuth auth;
+    Marks marks;
+};
+
+struct Config {
+    std::string file;  // absolute path of the config file
+    Server server;
+    std::optional<Admin> admin;
+    Log log;
+    std::vector<Upstream> upstreams;  // file order
+    Jwt jwt;
+    Cors cors;
+    std::vector<Route> routes;
+};
+
+}  // namespace authgate::config

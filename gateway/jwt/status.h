@@ -1,0 +1,51 @@
+// Every reason a token can be refused: one value each, one stable short string each.
+// The string is the error_description, the log field and the metric label.
+#pragma once
+
+#include <string_view>
+
+namespace authgate::jwt {
+
+#define AUTHGATE_JWT_STATUS(X)                                                         \
+    X(ok, "ok")                                                                         \
+    X(token_missing, "token missing")                                                   \
+    X(token_malformed, "token malformed")         /* not three segments, bad base64url */ \
+    X(header_invalid, "header invalid")           /* header not a JSON object */       \
+    X(payload_invalid, "payload invalid")         /* payload not a JSON object */      \
+    X(crit_unsupported, "crit header unsupported")                                      \
+    X(algorithm_not_allowed, "algorithm not allowed")                                   \
+    X(unknown_kid, "unknown kid")                                                       \
+    X(key_mismatch, "key does not match algorithm")                                     \
+    X(signature_invalid, "signature invalid")                                           \
+    X(token_expired, "token expired")                                                   \
+    X(token_not_yet_valid, "token not yet valid") /* nbf in the future */              \
+    X(issued_in_future, "token issued in the future")                                   \
+    X(issuer_not_allowed, "issuer not allowed")                                         \
+    X(audience_not_allowed, "audience not allowed")                                     \
+    X(claim_missing, "required claim missing")                                          \
+    X(claim_invalid, "claim invalid")             /* exp/nbf/iat not a number, etc. */ \
+    X(lifetime_too_long, "token lifetime too long")                                     \
+    X(claim_value_invalid, "claim value invalid") /* control chars in forwarded claim */ \
+    X(token_too_large, "token too large")                                               \
+    X(insufficient_scope, "insufficient scope")   /* route claim rules */              \
+    X(keys_unavailable, "keys unavailable")       /* provider never obtained keys */   \
+    X(no_key, "no key for algorithm")
+
+enum class Status {
+#define AUTHGATE_X(name, text) name,
+    AUTHGATE_JWT_STATUS(AUTHGATE_X)
+#undef AUTHGATE_X
+};
+
+constexpr std::string_view to_string(Status s) {
+    switch (s) {
+#define AUTHGATE_X(name, text) \
+    case Status::name:         \
+        return text;
+        AUTHGATE_JWT_STATUS(AUTHGATE_X)
+#undef AUTHGATE_X
+    }
+    return "unknown";
+}
+
+}  // namespace authgate::jwt
