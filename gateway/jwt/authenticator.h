@@ -2,6 +2,7 @@
 // CONTRACT between jwt/ and proxy/: the proxy only uses what is declared here.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -69,6 +70,12 @@ public:
     // Starts JWKS URL fetchers (background thread); idempotent. stop() ends them.
     void start();
     void stop();
+
+    // Test hooks (added): minimum time between two unknown-kid re-fetches of a provider
+    // (default 30 s), and a bounded wait until every jwks_url provider finished its first
+    // fetch attempt (success or failure). false on timeout.
+    void set_kid_refetch_cooldown(std::chrono::milliseconds cooldown);
+    bool wait_for_first_fetch(std::chrono::milliseconds timeout) const;
 
 private:
     ProviderSet();

@@ -1,0 +1,277 @@
+// ProviderSet and the route Authenticator: the request-path entry point of jwt/.
+#include "jwt/authenticator.h"
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+#include <cctype>
+
+#include "jwt/claim_rules.h"
+#include "jwt/jwks_fetcher.h"
+#include "jwt/provider.h"
+#include "jwt/token_cache.h"
+
+namespace authgate::jwt {
+
+// ---------------------------------------------------------------- ProviderSet
+
+struct ProviderSet::Impl {
+    std::vector<std::shared_ptr<Provider>> providers;  // config order
+    std::vector<std::string> identity_headers;
+    std::shared_ptr<RefetchSignal> signal = std::make_shared<RefetchSignal>();
+    std::mutex fetcher_mu;
+    std::unique_ptr<JwksFetcher> fetcher;
+};
+
+ProviderSet::ProviderSet() : impl_(std::make_unique<Impl>()) {}
+ProviderSet::~ProviderSet() { stop(); }
+
+std::shared_ptr<ProviderSet> ProviderSet::create(const config::Jwt& jwt, config::Diagnostics& diag) {
+    auto set = std::shared_ptr<ProviderSet>(new ProviderSet());
+    for (const auto& cfg : jwt.providers) {
+        auto p = Provider::create(cfg, diag);
+        p->attach_signal(set->impl_->signal);
+        set->impl_->providers.push_back(std::move(p));
+    }
+    auto& headers = set->impl_->identity_headers;
+    auto add = [&](std::string h) {
+        std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (!h.empty() && std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(std::move(h));
+    };
+    for (const auto& cfg : jwt.providers) {
+        for (const auto& fc : cfg.forward_claims) add(fc.second);
+        add(cfg.forward_payload_header);
+    }
+    return set;
+}
+
+std::shared_ptr<const Provider> ProviderSet::find(std::string_view name) const {
+    for (const auto& p : impl_->providers) {
+        if (p->name() == name) return p;
+    }
+    return nullptr;
+}
+
+const std::vector<std::string>& ProviderSet::identity_headers() const { return impl_->identity_headers; }
+
+void ProviderSet::start() {
+    std::lock_guard lock(impl_->fetcher_mu);
+    if (impl_->fetcher) return;
+    std::vector<std::shared_ptr<Provider>> with_url;
+    for (const auto& p : impl_->providers) {
+        if (p->has_jwks_url()) with_url.push_back(p);
+    }
+    if (with_url.empty()) return;
+    impl_->fetcher = std::make_unique<JwksFetcher>(std::move(with_url), JwksFetcher::Options{});
+    impl_->fetcher->start();
+}
+
+void ProviderSet::stop() {
+    std::unique_ptr<JwksFetcher> fetcher;
+    {
+        std::lock_guard lock(impl_->fetcher_mu);
+        fetcher = std::move(impl_->fetcher);
+    }
+    if (fetcher) fetcher->stop();
+}
+
+void ProviderSet::set_kid_refetch_cooldown(std::chrono::milliseconds cooldown) {
+    for (const auto& p : impl_->providers) p->set_kid_refetch_cooldown(cooldown);
+}
+
+bool ProviderSet::wait_for_first_fetch(std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (const auto& p : impl_->providers) {
+        if (!p->has_jwks_url()) continue;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (!p->wait_for_fetch_attempts(1, std::max(left, std::chrono::milliseconds(0)))) return false;
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------- Authenticator
+
+namespace {
+
+// How far a provider got with a token: the failure reported for a multi-provider route is
+// the one from the provider that got furthest (a valid signature with an expired exp
+// says more than another provider's "unknown kid").
+int specificity(Status s) {
+    switch (s) {
+        case Status::ok: return 100;
+        case Status::keys_unavailable: return 50;
+        case Status::signature_invalid: return 40;
+        case Status::unknown_kid: return 30;
+        case Status::key_mismatch:
+        case Status::no_key: return 20;
+        case Status::algorithm_not_allowed: return 10;
+        default: return 60;  // claim checks: the signature was good
+    }
+}
+
+class NoAuth final : public Authenticator {
+public:
+    AuthOutcome authenticate(const RequestView&, std::int64_t, TokenCache*) const override { return {}; }
+};
+
+class RouteAuthenticator final : public Authenticator {
+public:
+    RouteAuthenticator(config::RouteAuth::Mode mode, std::vector<std::shared_ptr<const Provider>> providers,
+                       ClaimRules rules)
+        : mode_(mode), providers_(std::move(providers)), rules_(std::move(rules)), extractor_(merged_sources()) {
+        // For each merged source, the providers that read tokens from it (a token found in
+        // a cookie is only offered to providers configured to take it from there).
+        for (const auto& src : extractor_.sources()) {
+            std::vector<std::size_t> users;
+            for (std::size_t i = 0; i < providers_.size(); ++i) {
+                const auto& own = providers_[i]->extractor().sources();
+                if (std::any_of(own.begin(), own.end(), [&](const auto& s) { return same_source(s, src); }))
+                    users.push_back(i);
+            }
+            source_users_.push_back(std::move(users));
+        }
+    }
+
+    AuthOutcome authenticate(const RequestView& request, std::int64_t now, TokenCache* cache) const override;
+
+private:
+    std::vector<config::TokenSource> merged_sources() const {
+        std::vector<config::TokenSource> out;
+        for (const auto& p : providers_) {
+            for (const auto& s : p->extractor().sources()) {
+                if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return same_source(o, s); }))
+                    out.push_back(s);
+            }
+        }
+        return out;
+    }
+
+    AuthOutcome deny(AuthOutcome out, Status status) const {
+        out.status = status;
+        out.verified.reset();
+        if (mode_ == config::RouteAuth::Mode::report_only) {
+            out.action = AuthOutcome::Action::forward;
+            out.report_only_denial = true;
+        } else if (status == Status::keys_unavailable) {
+            out.action = AuthOutcome::Action::unavailable;  // not the client's fault: 503
+        } else {
+            out.action = AuthOutcome::Action::deny_401;
+        }
+        return out;
+    }
+
+    config::RouteAuth::Mode mode_;
+    std::vector<std::shared_ptr<const Provider>> providers_;
+    ClaimRules rules_;
+    TokenExtractor extractor_;
+    std::vector<std::vector<std::size_t>> source_users_;
+};
+
+AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::int64_t now, TokenCache* cache) const {
+    AuthOutcome out;
+    if (providers_.empty()) return deny(std::move(out), Status::no_key);  // fail closed
+
+    std::string scratch;
+    const auto found = extractor_.extract(request, scratch);
+    if (!found) {
+        if (mode_ == config::RouteAuth::Mode::optional) return out;
+        return deny(std::move(out), Status::token_missing);
+    }
+    const std::string_view token = found->token;
+    const auto& src = extractor_.sources()[found->source];
+    out.token_present = true;
+    out.location = TokenLocation{src.kind, src.name};
+    const auto& users = source_users_[found->source];
+    for (std::size_t i : users) out.strip_token = out.strip_token || providers_[i]->strip_token();
+
+    if (token.size() > kMaxTokenBytes) return deny(std::move(out), Status::token_too_large);
+
+    std::shared_ptr<const VerifiedToken> verified;
+    const Provider* by = nullptr;
+    if (cache) {
+        for (std::size_t i : users) {
+            const Provider& p = *providers_[i];
+            auto hit = cache->find(p.id(), token, p.generation());
+            if (!hit) continue;
+            if (Status s = p.recheck(*hit, now); s != Status::ok) {
+                cache->erase(p.id(), token);  // expired entries leave at once
+                return deny(std::move(out), s);
+            }
+            verified = std::move(hit);
+            by = &p;
+            break;
+        }
+    }
+
+    if (!verified) {
+        ParsedToken parsed;
+        if (Status s = parse_token(token, parsed); s != Status::ok) return deny(std::move(out), s);
+        // Providers naming the token's issuer go first; the rest keep route order.
+        std::array<std::size_t, 16> order_small{};
+        std::vector<std::size_t> order_big;
+        std::size_t* order = order_small.data();
+        if (users.size() > order_small.size()) {
+            order_big.resize(users.size());
+            order = order_big.data();
+        }
+        std::size_t n = 0;
+        for (std::size_t i : users)
+            if (providers_[i]->issuer_matches(parsed.payload)) order[n++] = i;
+        for (std::size_t i : users)
+            if (!providers_[i]->issuer_matches(parsed.payload)) order[n++] = i;
+
+        Status best = Status::algorithm_not_allowed;
+        bool first = true;
+        for (std::size_t k = 0; k < n; ++k) {
+            const Provider& p = *providers_[order[k]];
+            const Status s = p.verify(parsed, now, verified);
+            if (s == Status::ok) {
+                by = &p;
+                break;
+            }
+            if (first || specificity(s) > specificity(best)) best = s;
+            first = false;
+        }
+        if (!verified) return deny(std::move(out), best);
+        if (cache) cache->insert(by->id(), token, verified);
+    }
+
+    out.strip_token = by->strip_token();
+    out.status = rules_.check(verified->payload);
+    out.verified = verified;
+    if (out.status != Status::ok) {
+        if (mode_ == config::RouteAuth::Mode::report_only) {
+            out.report_only_denial = true;  // token is genuine: its claims still go upstream
+        } else {
+            out.action = AuthOutcome::Action::deny_403;
+            out.verified.reset();
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const Authenticator> Authenticator::create(const config::RouteAuth& auth, const ProviderSet& providers,
+                                                           config::Diagnostics& diag) {
+    if (auth.none) return std::make_shared<NoAuth>();
+    std::vector<std::shared_ptr<const Provider>> list;
+    for (std::size_t i = 0; i < auth.providers.size(); ++i) {
+        const auto& name = auth.providers[i];
+        auto p = providers.find(name);
+        const std::string item = "providers[" + std::to_string(i) + "]";
+        const auto& mark = auth.marks.keys.count(item) ? auth.marks.at(item) : auth.marks.at("providers");
+        if (!p) {
+            diag.error(mark, "unknown jwt provider \"" + name + "\"");
+            continue;
+        }
+        list.push_back(std::move(p));
+    }
+    if (auth.providers.empty()) diag.error(auth.marks.self, "auth: at least one provider is required");
+    for (const auto& [claim, values] : auth.claims) {
+        if (values.empty()) diag.error(auth.marks.at("claims"), "auth claims: rule for " + claim + " lists no value");
+    }
+    return std::make_shared<RouteAuthenticator>(auth.mode, std::move(list), ClaimRules(auth.claims));
+}
+
+}  // namespace authgate::jwt

@@ -1,0 +1,45 @@
+// Background JWKS fetching for providers with a jwks_url: one thread running its own
+// io_context (Boost.Beast HTTP/HTTPS client), so no worker thread ever waits on an issuer.
+// Fetch at start, then every jwks_refresh; a failure keeps the last good key set; an
+// unknown kid (Provider::request_refetch) pulls the next fetch forward.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jwt/provider.h"
+
+namespace authgate::jwt {
+
+class JwksFetcher {
+public:
+    struct Options {
+        std::chrono::milliseconds io_timeout{10000};  // each resolve/connect/handshake/write/read
+        std::chrono::milliseconds retry_after_failure{10000};  // capped by jwks_refresh
+        std::size_t body_limit = kMaxJwksBytes;
+    };
+    JwksFetcher(std::vector<std::shared_ptr<Provider>> providers, Options options);
+    ~JwksFetcher();  // stops and joins
+    JwksFetcher(const JwksFetcher&) = delete;
+    JwksFetcher& operator=(const JwksFetcher&) = delete;
+
+    void start();  // idempotent
+    void stop();   // idempotent; joins the thread
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Parsed http(s) URL (no userinfo). false when unsupported.
+struct HttpUrl {
+    bool tls = false;
+    std::string host;  // without brackets for IPv6 literals
+    std::string port;
+    std::string target;  // path + query, at least "/"
+};
+bool parse_http_url(const std::string& url, HttpUrl& out);
+
+}  // namespace authgate::jwt

@@ -1,0 +1,62 @@
+#include "jwt/token_cache.h"
+
+namespace authgate::jwt {
+
+TokenCache::TokenCache(std::size_t max_entries) : max_entries_(max_entries == 0 ? 1 : max_entries) {
+    map_.reserve(std::min<std::size_t>(max_entries_, 1 << 16));
+}
+
+std::shared_ptr<const VerifiedToken> TokenCache::find(std::uint64_t provider_id, std::string_view token,
+                                                      std::uint64_t generation) {
+    auto it = map_.find(KeyView{provider_id, token});
+    if (it == map_.end()) {
+        ++misses_;
+        return nullptr;
+    }
+    if (it->second->value->generation != generation) {
+        // The provider's keys changed since: the token must be verified again.
+        lru_.erase(it->second);
+        map_.erase(it);
+        ++misses_;
+        return nullptr;
+    }
+    lru_.splice(lru_.begin(), lru_, it->second);  // no allocation, iterators stay valid
+    ++hits_;
+    return it->second->value;
+}
+
+void TokenCache::insert(std::uint64_t provider_id, std::string_view token, std::shared_ptr<const VerifiedToken> value) {
+    if (!value) return;
+    auto it = map_.find(KeyView{provider_id, token});
+    if (it != map_.end()) {
+        it->second->value = std::move(value);
+        lru_.splice(lru_.begin(), lru_, it->second);
+        return;
+    }
+    while (map_.size() >= max_entries_ && !lru_.empty()) {
+        const Entry& last = lru_.back();
+        map_.erase(KeyView{last.provider, last.token});
+        lru_.pop_back();
+    }
+    lru_.push_front(Entry{provider_id, std::string(token), std::move(value)});
+    map_.emplace(KeyView{provider_id, lru_.front().token}, lru_.begin());
+}
+
+void TokenCache::erase(std::uint64_t provider_id, std::string_view token) {
+    auto it = map_.find(KeyView{provider_id, token});
+    if (it == map_.end()) return;
+    lru_.erase(it->second);
+    map_.erase(it);
+}
+
+void TokenCache::clear() {
+    map_.clear();
+    lru_.clear();
+}
+
+std::unique_ptr<TokenCache> make_token_cache(std::uint64_t max_entries) {
+    if (max_entries == 0) return nullptr;
+    return std::make_unique<TokenCache>(static_cast<std::size_t>(std::min<std::uint64_t>(max_entries, 1u << 24)));
+}
+
+}  // namespace authgate::jwt
