@@ -139,7 +139,8 @@ struct JwksFetcher::Impl {
             stream.expires_after(options.io_timeout);
             co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return "connect: " + ec.message();
-            co_return co_await exchange(stream, url, body);
+            std::string result = co_await exchange(stream, url, body);
+            co_return result;
         }
         beast::ssl_stream<beast::tcp_stream> stream(ex, ssl);
         if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
@@ -157,7 +158,8 @@ struct JwksFetcher::Impl {
             ERR_clear_error();
             co_return "TLS handshake: " + ec.message();
         }
-        co_return co_await exchange(stream, url, body);
+        std::string result = co_await exchange(stream, url, body);
+        co_return result;
     }
 
     asio::awaitable<void> run(Source& s) {
@@ -165,7 +167,10 @@ struct JwksFetcher::Impl {
         for (;;) {
             p.take_refetch_request();  // this fetch answers every request made so far
             std::string body;
-            std::string error = s.url_ok ? co_await fetch(s.url, body) : std::string("unsupported URL");
+            // Plain statements around co_await: GCC 12 miscompiles co_await inside ?: and
+            // other compound expressions holding temporaries.
+            std::string error = "unsupported URL";
+            if (s.url_ok) error = co_await fetch(s.url, body);
             if (error.empty()) {
                 JwksParseResult parsed = parse_jwks(body);
                 if (!parsed.ok) {

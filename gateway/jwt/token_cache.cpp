@@ -15,8 +15,10 @@ std::shared_ptr<const VerifiedToken> TokenCache::find(std::uint64_t provider_id,
     }
     if (it->second->value->generation != generation) {
         // The provider's keys changed since: the token must be verified again.
-        lru_.erase(it->second);
+        // (Map first: erasing may rehash the key, which views the list node's string.)
+        const auto node = it->second;
         map_.erase(it);
+        lru_.erase(node);
         ++misses_;
         return nullptr;
     }
@@ -45,8 +47,9 @@ void TokenCache::insert(std::uint64_t provider_id, std::string_view token, std::
 void TokenCache::erase(std::uint64_t provider_id, std::string_view token) {
     auto it = map_.find(KeyView{provider_id, token});
     if (it == map_.end()) return;
-    lru_.erase(it->second);
-    map_.erase(it);
+    const auto node = it->second;
+    map_.erase(it);  // before the node whose string the key views
+    lru_.erase(node);
 }
 
 void TokenCache::clear() {

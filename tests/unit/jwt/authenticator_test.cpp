@@ -1,0 +1,293 @@
+#include "jwt/authenticator.h"
+
+#include <gtest/gtest.h>
+
+#include "jwt/provider.h"
+#include "jwt/token_cache.h"
+#include "jwt_test_util.h"
+
+namespace authgate::jwt {
+namespace {
+using namespace test;
+using Action = AuthOutcome::Action;
+using Mode = config::RouteAuth::Mode;
+
+constexpr const char* kSecretA = "secret-a-0123456789-0123456789-012";
+constexpr const char* kSecretB = "secret-b-0123456789-0123456789-012";
+
+class AuthTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        config::Jwt jwt;
+        auto a = provider_config("a", {"HS256"});
+        a.keys.secret = kSecretA;
+        a.issuers = {"https://a"};
+        a.forward_claims = {{"sub", "X-User"}};
+        auto b = provider_config("b", {"HS256", "ES256"});
+        b.keys.secret = kSecretB;
+        b.issuers = {"https://b"};
+        b.forward_claims = {{"sub", "X-B-User"}};
+        b.forward_payload_header = "X-Jwt-Payload";
+        b.strip_token = true;
+        b.token_from = {{config::TokenSource::Kind::header, "Authorization", "Bearer "},
+                        {config::TokenSource::Kind::cookie, "session", ""}};
+        jwt.providers = {a, b};
+        providers_ = ProviderSet::create(jwt, diag_);
+        ASSERT_TRUE(diag_.ok()) << diag_.errors().front();
+    }
+
+    std::shared_ptr<const Authenticator> route(std::vector<std::string> names, Mode mode = Mode::required,
+                                               std::vector<std::pair<std::string, std::vector<std::string>>> rules = {}) {
+        config::RouteAuth auth;
+        auth.none = false;
+        auth.providers = std::move(names);
+        auth.mode = mode;
+        auth.claims = std::move(rules);
+        auto a = Authenticator::create(auth, *providers_, diag_);
+        EXPECT_TRUE(diag_.ok());
+        return a;
+    }
+
+    std::string token_a(boost::json::object c = claims()) {
+        c["iss"] = "https://a";
+        return sign_token(Algorithm::HS256, *secret_key(kSecretA), c);
+    }
+    std::string token_b(boost::json::object c = claims()) {
+        c["iss"] = "https://b";
+        return sign_token(Algorithm::HS256, *secret_key(kSecretB), c);
+    }
+
+    config::Diagnostics diag_;
+    std::shared_ptr<ProviderSet> providers_;
+};
+
+TEST_F(AuthTest, IdentityHeadersAreLowerCaseAndUnique) {
+    const std::vector<std::string> want{"x-user", "x-b-user", "x-jwt-payload"};
+    EXPECT_EQ(providers_->identity_headers(), want);
+    EXPECT_TRUE(providers_->find("a"));
+    EXPECT_FALSE(providers_->find("zzz"));
+}
+
+TEST_F(AuthTest, RequiredMode) {
+    auto auth = route({"a"});
+    auto ok = auth->authenticate(FakeRequest().bearer(token_a()), kNow, nullptr);
+    EXPECT_EQ(ok.action, Action::forward);
+    EXPECT_EQ(ok.status, Status::ok);
+    EXPECT_TRUE(ok.token_present);
+    ASSERT_TRUE(ok.verified);
+    EXPECT_EQ(ok.verified->forward_headers.at(0), (std::pair<std::string, std::string>{"X-User", "alice"}));
+    ASSERT_TRUE(ok.location);
+    EXPECT_EQ(ok.location->name, "Authorization");
+    EXPECT_FALSE(ok.strip_token);
+
+    auto missing = auth->authenticate(FakeRequest(), kNow, nullptr);
+    EXPECT_EQ(missing.action, Action::deny_401);
+    EXPECT_EQ(missing.status, Status::token_missing);
+    EXPECT_FALSE(missing.token_present);
+
+    auto basic = auth->authenticate(FakeRequest().set("Authorization", "Basic Zm9vOmJhcg=="), kNow, nullptr);
+    EXPECT_EQ(basic.status, Status::token_missing);
+
+    auto bad = auth->authenticate(FakeRequest().bearer("garbage"), kNow, nullptr);
+    EXPECT_EQ(bad.action, Action::deny_401);
+    EXPECT_EQ(bad.status, Status::token_malformed);
+    EXPECT_TRUE(bad.token_present);
+    EXPECT_FALSE(bad.verified);
+
+    auto empty = auth->authenticate(FakeRequest().set("Authorization", "Bearer   "), kNow, nullptr);
+    EXPECT_EQ(empty.status, Status::token_malformed);
+
+    auto expired = auth->authenticate(FakeRequest().bearer(token_a(claims(-100))), kNow, nullptr);
+    EXPECT_EQ(expired.status, Status::token_expired);
+
+    auto huge = auth->authenticate(FakeRequest().bearer(std::string(kMaxTokenBytes + 1, 'a')), kNow, nullptr);
+    EXPECT_EQ(huge.status, Status::token_too_large);
+}
+
+TEST_F(AuthTest, OptionalMode) {
+    auto auth = route({"a"}, Mode::optional);
+    auto anon = auth->authenticate(FakeRequest(), kNow, nullptr);
+    EXPECT_EQ(anon.action, Action::forward);
+    EXPECT_FALSE(anon.verified);
+    EXPECT_FALSE(anon.token_present);
+    auto bad = auth->authenticate(FakeRequest().bearer(token_b()), kNow, nullptr);
+    EXPECT_EQ(bad.action, Action::deny_401);
+    EXPECT_EQ(bad.status, Status::signature_invalid);
+    auto good = auth->authenticate(FakeRequest().bearer(token_a()), kNow, nullptr);
+    EXPECT_EQ(good.action, Action::forward);
+    EXPECT_TRUE(good.verified);
+}
+
+TEST_F(AuthTest, ReportOnlyNeverBlocks) {
+    auto auth = route({"a"}, Mode::report_only, {{"roles", {"admin"}}});
+    auto missing = auth->authenticate(FakeRequest(), kNow, nullptr);
+    EXPECT_EQ(missing.action, Action::forward);
+    EXPECT_TRUE(missing.report_only_denial);
+    EXPECT_EQ(missing.status, Status::token_missing);
+    auto bad = auth->authenticate(FakeRequest().bearer(token_a(claims(-100))), kNow, nullptr);
+    EXPECT_EQ(bad.action, Action::forward);
+    EXPECT_TRUE(bad.report_only_denial);
+    EXPECT_EQ(bad.status, Status::token_expired);
+    EXPECT_FALSE(bad.verified);
+    auto scope = auth->authenticate(FakeRequest().bearer(token_a()), kNow, nullptr);
+    EXPECT_EQ(scope.action, Action::forward);
+    EXPECT_TRUE(scope.report_only_denial);
+    EXPECT_EQ(scope.status, Status::insufficient_scope);
+    auto c = claims();
+    c["roles"] = boost::json::array{"admin"};
+    auto good = auth->authenticate(FakeRequest().bearer(token_a(c)), kNow, nullptr);
+    EXPECT_FALSE(good.report_only_denial);
+    EXPECT_EQ(good.status, Status::ok);
+    EXPECT_TRUE(good.verified);
+}
+
+TEST_F(AuthTest, ClaimRulesGive403) {
+    auto auth = route({"a"}, Mode::required, {{"scope", {"orders:read"}}});
+    auto c = claims();
+    c["scope"] = "profile";
+    auto denied = auth->authenticate(FakeRequest().bearer(token_a(c)), kNow, nullptr);
+    EXPECT_EQ(denied.action, Action::deny_403);
+    EXPECT_EQ(denied.status, Status::insufficient_scope);
+    EXPECT_FALSE(denied.verified);
+    c["scope"] = "profile orders:read";
+    EXPECT_EQ(auth->authenticate(FakeRequest().bearer(token_a(c)), kNow, nullptr).action, Action::forward);
+}
+
+TEST_F(AuthTest, SeveralProvidersAnyMayAccept) {
+    auto auth = route({"a", "b"});
+    auto a = auth->authenticate(FakeRequest().bearer(token_a()), kNow, nullptr);
+    ASSERT_TRUE(a.verified);
+    EXPECT_EQ(a.verified->forward_headers.at(0).first, "X-User");
+    EXPECT_FALSE(a.strip_token);
+    auto b = auth->authenticate(FakeRequest().bearer(token_b()), kNow, nullptr);
+    ASSERT_TRUE(b.verified);
+    EXPECT_EQ(b.verified->forward_headers.at(0).first, "X-B-User");
+    EXPECT_TRUE(b.strip_token);
+    // b's expired token: a rejects the signature, b gets further -> token expired.
+    auto expired = auth->authenticate(FakeRequest().bearer(token_b(claims(-100))), kNow, nullptr);
+    EXPECT_EQ(expired.status, Status::token_expired);
+    // ES256 is only allowed by b, which has no EC key.
+    auto es = sign_token(Algorithm::ES256, *private_key("p256"), claims());
+    EXPECT_EQ(auth->authenticate(FakeRequest().bearer(es), kNow, nullptr).status, Status::key_mismatch);
+    auto rs = sign_token(Algorithm::RS256, *private_key("rsa"), claims());
+    EXPECT_EQ(auth->authenticate(FakeRequest().bearer(rs), kNow, nullptr).status, Status::algorithm_not_allowed);
+}
+
+TEST_F(AuthTest, TokenSourcesPerProvider) {
+    auto auth = route({"a", "b"});
+    // Only b reads the "session" cookie, so a token of a found there is refused.
+    auto via_cookie_b = auth->authenticate(FakeRequest().set("Cookie", "session=" + token_b()), kNow, nullptr);
+    EXPECT_EQ(via_cookie_b.action, Action::forward);
+    ASSERT_TRUE(via_cookie_b.location);
+    EXPECT_EQ(via_cookie_b.location->kind, config::TokenSource::Kind::cookie);
+    EXPECT_EQ(via_cookie_b.location->name, "session");
+    auto via_cookie_a = auth->authenticate(FakeRequest().set("Cookie", "session=" + token_a()), kNow, nullptr);
+    EXPECT_EQ(via_cookie_a.status, Status::signature_invalid);
+    EXPECT_EQ(route({"a"})->authenticate(FakeRequest().set("Cookie", "session=" + token_a()), kNow, nullptr).status,
+              Status::token_missing);
+}
+
+TEST_F(AuthTest, CacheHitSkipsVerification) {
+    auto auth = route({"a"}, Mode::required, {{"sub", {"alice"}}});
+    auto cache = make_token_cache(100);
+    const auto& provider = static_cast<const Provider&>(*providers_->find("a"));
+    const std::string token = token_a();
+    auto first = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());
+    ASSERT_TRUE(first.verified);
+    const auto checks = provider.signature_checks();
+    auto second = auth->authenticate(FakeRequest().bearer(token), kNow + 1, cache.get());
+    EXPECT_EQ(second.verified, first.verified);  // same shared object
+    EXPECT_EQ(provider.signature_checks(), checks);
+    EXPECT_EQ(cache->hits(), 1u);
+    // Route rules still apply on hits.
+    auto other_rules = route({"a"}, Mode::required, {{"sub", {"bob"}}});
+    EXPECT_EQ(other_rules->authenticate(FakeRequest().bearer(token), kNow, cache.get()).action, Action::deny_403);
+    EXPECT_EQ(provider.signature_checks(), checks);
+}
+
+TEST_F(AuthTest, CacheRespectsExpiry) {
+    auto auth = route({"a"});
+    auto cache = make_token_cache(100);
+    const std::string token = token_a(claims(60));
+    ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
+    EXPECT_EQ(cache->size(), 1u);
+    auto later = auth->authenticate(FakeRequest().bearer(token), kNow + 60, cache.get());
+    EXPECT_EQ(later.action, Action::deny_401);
+    EXPECT_EQ(later.status, Status::token_expired);
+    EXPECT_EQ(cache->size(), 0u);
+}
+
+TEST_F(AuthTest, CacheInvalidatedByKeySetGeneration) {
+    config::Jwt jwt;
+    auto cfg = provider_config("rot", {"RS256"});
+    cfg.keys.jwks_url = "http://127.0.0.1:1/never-started";
+    jwt.providers = {cfg};
+    auto set = ProviderSet::create(jwt, diag_);
+    auto provider = std::const_pointer_cast<Provider>(set->find("rot"));
+    provider->publish_fetched({Key::from_jwk(jwk_for("rsa", "k1")).key});
+    config::RouteAuth ra;
+    ra.none = false;
+    ra.providers = {"rot"};
+    auto auth = Authenticator::create(ra, *set, diag_);
+    auto cache = make_token_cache(100);
+    const std::string token = sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "k1"}});
+    ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
+    ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
+    EXPECT_EQ(cache->hits(), 1u);
+    // Rotation removes k1: the cached verification must not survive it.
+    provider->publish_fetched({Key::from_jwk(jwk_for("rsa2", "k2")).key});
+    auto after = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());
+    EXPECT_EQ(after.status, Status::unknown_kid);
+    EXPECT_EQ(cache->hits(), 1u);
+}
+
+TEST_F(AuthTest, UnavailableProviderIs503) {
+    config::Jwt jwt;
+    auto cfg = provider_config("remote", {"RS256"});
+    cfg.keys.jwks_url = "http://127.0.0.1:1/jwks";
+    jwt.providers = {cfg};
+    auto set = ProviderSet::create(jwt, diag_);
+    config::RouteAuth ra;
+    ra.none = false;
+    ra.providers = {"remote"};
+    auto auth = Authenticator::create(ra, *set, diag_);
+    const std::string token = sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "x"}});
+    auto out = auth->authenticate(FakeRequest().bearer(token), kNow, nullptr);
+    EXPECT_EQ(out.action, Action::unavailable);
+    EXPECT_EQ(out.status, Status::keys_unavailable);
+    ra.mode = Mode::report_only;
+    auto report = Authenticator::create(ra, *set, diag_)->authenticate(FakeRequest().bearer(token), kNow, nullptr);
+    EXPECT_EQ(report.action, Action::forward);
+    EXPECT_TRUE(report.report_only_denial);
+}
+
+TEST_F(AuthTest, CreateReportsUnknownProvidersAndAuthNone) {
+    config::RouteAuth ra;
+    ra.none = false;
+    ra.providers = {"a", "ghost"};
+    ra.marks.keys["providers[1]"] = config::Mark{"/c.yaml", 40, 9};
+    config::Diagnostics diag;
+    auto auth = Authenticator::create(ra, *providers_, diag);
+    ASSERT_FALSE(diag.ok());
+    EXPECT_EQ(diag.errors().front(), "/c.yaml:40:9: unknown jwt provider \"ghost\"");
+    EXPECT_TRUE(auth->authenticate(FakeRequest().bearer(token_a()), kNow, nullptr).verified);
+
+    config::RouteAuth none;
+    auto open = Authenticator::create(none, *providers_, diag);
+    auto out = open->authenticate(FakeRequest(), kNow, nullptr);
+    EXPECT_EQ(out.action, Action::forward);
+    EXPECT_EQ(out.status, Status::ok);
+}
+
+TEST(StatusStrings, StableAndDistinct) {
+    std::set<std::string_view> seen;
+#define AUTHGATE_X(name, text) EXPECT_TRUE(seen.insert(to_string(Status::name)).second) << #name;
+    AUTHGATE_JWT_STATUS(AUTHGATE_X)
+#undef AUTHGATE_X
+    EXPECT_EQ(to_string(Status::token_expired), "token expired");
+    EXPECT_EQ(to_string(Status::unknown_kid), "unknown kid");
+    EXPECT_EQ(to_string(Status::signature_invalid), "signature invalid");
+}
+
+}  // namespace
+}  // namespace authgate::jwt
