@@ -1,0 +1,106 @@
+// JWT hot paths: parse + signature check per algorithm, and a whole Authenticator call
+// with a warm verified-token cache versus without one.
+#include <benchmark/benchmark.h>
+
+#include <map>
+
+#include "jwt/authenticator.h"
+#include "jwt/provider.h"
+#include "jwt/signer.h"
+#include "jwt/token_cache.h"
+#include "jwt/verifier.h"
+
+using namespace authgate;
+using namespace authgate::jwt;
+
+namespace {
+
+constexpr std::int64_t kNow = 1700000000;
+
+KeyPtr bench_key(Algorithm alg) {
+    static std::map<Algorithm, KeyPtr> keys;
+    if (auto it = keys.find(alg); it != keys.end()) return it->second;
+    KeyPtr k;
+    switch (family_of(alg)) {
+        case KeyFamily::hmac: k = Key::from_secret("bench-secret-0123456789abcdef0123456789").key; break;
+        case KeyFamily::rsa:
+            k = Key::from_pkey(ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}))).key;
+            break;
+        case KeyFamily::ec: k = Key::from_pkey(ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"))).key; break;
+        case KeyFamily::okp: k = Key::from_pkey(ossl::Pkey(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"))).key; break;
+    }
+    keys[alg] = k;
+    return k;
+}
+
+boost::json::object bench_claims() {
+    return {{"iss", "https://issuer"}, {"sub", "alice"}, {"aud", "api"}, {"roles", boost::json::array{"a", "b"}},
+            {"iat", kNow}, {"exp", kNow + 3600}};
+}
+
+void BM_ParseAndVerify(benchmark::State& state, Algorithm alg) {
+    const KeyPtr key = bench_key(alg);
+    const std::string token = *make_token(alg, *key, {{"typ", "JWT"}}, bench_claims());
+    for (auto _ : state) {
+        ParsedToken t;
+        benchmark::DoNotOptimize(parse_token(token, t));
+        benchmark::DoNotOptimize(verify_signature(alg, *key, t.signing_input, t.signature));
+    }
+}
+BENCHMARK_CAPTURE(BM_ParseAndVerify, HS256, Algorithm::HS256);
+BENCHMARK_CAPTURE(BM_ParseAndVerify, RS256, Algorithm::RS256);
+BENCHMARK_CAPTURE(BM_ParseAndVerify, PS256, Algorithm::PS256);
+BENCHMARK_CAPTURE(BM_ParseAndVerify, ES256, Algorithm::ES256);
+BENCHMARK_CAPTURE(BM_ParseAndVerify, EdDSA, Algorithm::EdDSA);
+
+class BenchRequest : public RequestView {
+public:
+    std::string auth;
+    std::optional<std::string_view> header(std::string_view name) const override {
+        if (name == "Authorization") return std::string_view(auth);
+        return std::nullopt;
+    }
+    std::string_view query() const override { return {}; }
+};
+
+struct RouteFixture {
+    std::shared_ptr<ProviderSet> set;
+    std::shared_ptr<const Authenticator> auth;
+    BenchRequest request;
+
+    explicit RouteFixture(Algorithm alg) {
+        config::Jwt jwt;
+        config::JwtProvider p;
+        p.name = "bench";
+        p.algorithms = {std::string(to_string(alg))};
+        p.issuers = {"https://issuer"};
+        p.audiences = {"api"};
+        p.forward_claims = {{"sub", "X-User"}, {"roles", "X-Roles"}};
+        p.keys.secret = "bench-secret-0123456789abcdef0123456789";
+        jwt.providers = {p};
+        config::Diagnostics diag;
+        set = ProviderSet::create(jwt, diag);
+        config::RouteAuth ra;
+        ra.none = false;
+        ra.providers = {"bench"};
+        ra.claims = {{"roles", {"b"}}};
+        auth = Authenticator::create(ra, *set, diag);
+        request.auth = "Bearer " + *make_token(alg, *bench_key(alg), {{"typ", "JWT"}}, bench_claims());
+    }
+};
+
+void BM_AuthenticateCacheMiss(benchmark::State& state) {
+    RouteFixture fx(Algorithm::HS256);
+    for (auto _ : state) benchmark::DoNotOptimize(fx.auth->authenticate(fx.request, kNow, nullptr));
+}
+BENCHMARK(BM_AuthenticateCacheMiss);
+
+void BM_AuthenticateCacheHit(benchmark::State& state) {
+    RouteFixture fx(Algorithm::HS256);
+    auto cache = make_token_cache(10000);
+    fx.auth->authenticate(fx.request, kNow, cache.get());  // warm
+    for (auto _ : state) benchmark::DoNotOptimize(fx.auth->authenticate(fx.request, kNow, cache.get()));
+}
+BENCHMARK(BM_AuthenticateCacheHit);
+
+}  // namespace
