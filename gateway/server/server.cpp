@@ -1,1 +1,213 @@
-// placeholder until the session lands
+#include "server/server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "jwt/token_cache.h"
+#include "server/worker.h"
+
+namespace authgate::server {
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+constexpr std::string_view kOverloaded =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    "Content-Length: 71\r\n\r\n{\"error\":\"overloaded\",\"error_description\":\"too many open connections\"}\n";
+}  // namespace
+
+Worker::Worker(std::size_t idx, std::shared_ptr<const proxy::Snapshot> snap, const ServerOptions& options,
+               std::atomic<std::size_t>& active)
+    : index(idx),
+      snapshot(std::move(snap)),
+      pool(ioc.get_executor()),
+      token_cache(jwt::make_token_cache(snapshot->cfg.jwt.cache_max_entries)),
+      origin_cache(cors::make_origin_cache(cors::OriginCache::kDefaultMaxEntries)),
+      rng(std::random_device{}()),
+      access_log(options.access_log_fd, snapshot->cfg.log.format == "json"),
+      active_connections(active),
+      housekeeping_timer_(ioc),
+      drain_timer_(ioc) {}
+
+Worker::~Worker() = default;
+
+void Worker::start_accepting() {
+    for (auto& a : acceptors) accept_loop(a);
+    housekeeping();
+}
+
+void Worker::accept_loop(tcp::acceptor& acceptor) {
+    asio::co_spawn(
+        ioc,
+        [this, &acceptor]() -> asio::awaitable<void> {
+            for (;;) {
+                auto [ec, socket] = co_await acceptor.async_accept(nothrow);
+                if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+                if (ec) {
+                    // EMFILE and friends: keep accepting once descriptors free up.
+                    spdlog::warn("accept failed: {}", ec.message());
+                    asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+                    co_await pause.async_wait(nothrow);
+                    continue;
+                }
+                if (active_connections.load(std::memory_order_relaxed) >= snapshot->cfg.server.limits.max_connections) {
+                    // Best effort, never blocking: the client learns why instead of seeing a reset.
+                    ::send(socket.native_handle(), kOverloaded.data(), kOverloaded.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+                    boost::system::error_code ignored;
+                    socket.shutdown(tcp::socket::shutdown_send, ignored);
+                    continue;
+                }
+                active_connections.fetch_add(1, std::memory_order_relaxed);
+                start_session(*this, std::move(socket));
+            }
+        },
+        asio::detached);
+}
+
+void Worker::session_ended(SessionList::iterator it) {
+    sessions.erase(it);
+    active_connections.fetch_sub(1, std::memory_order_relaxed);
+    if (draining && sessions.empty()) {
+        drain_timer_.cancel();
+        housekeeping_timer_.cancel();
+    }
+}
+
+void Worker::housekeeping() {
+    housekeeping_timer_.expires_after(std::chrono::milliseconds(250));
+    housekeeping_timer_.async_wait([this](boost::system::error_code ec) {
+        access_log.flush();
+        if (ec || draining) return;
+        pool.sweep(proxy::Clock::now());
+        housekeeping();
+    });
+}
+
+void Worker::set_snapshot(std::shared_ptr<const proxy::Snapshot> snap) {
+    snapshot = std::move(snap);
+    // Cached verdicts were made under the old keys and policies.
+    token_cache = jwt::make_token_cache(snapshot->cfg.jwt.cache_max_entries);
+    if (origin_cache) origin_cache->clear();
+}
+
+void Worker::begin_shutdown() {
+    if (draining) return;
+    draining = true;
+    for (auto& a : acceptors) {
+        boost::system::error_code ignored;
+        a.close(ignored);
+    }
+    // Idle keep-alive connections have nothing in flight: close them now. Busy ones
+    // finish their current exchange and close after it (the session checks `draining`).
+    for (auto& s : sessions) {
+        if (s.idle) s.stream->cancel();
+    }
+    pool.clear();
+    if (sessions.empty()) {
+        housekeeping_timer_.cancel();
+        return;
+    }
+    drain_timer_.expires_after(snapshot->cfg.server.timeouts.shutdown);
+    drain_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec) return;
+        spdlog::warn("worker {}: shutdown budget spent, closing {} connection(s)", index, sessions.size());
+        for (auto& s : sessions) s.stream->socket().close();
+        housekeeping_timer_.cancel();
+    });
+}
+
+struct Server::Impl {
+    std::shared_ptr<const proxy::Snapshot> snapshot;
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<std::thread> threads;
+    std::vector<std::uint16_t> ports;
+    std::atomic<std::size_t> active{0};
+};
+
+Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions options) : impl_(new Impl) {
+    impl_->snapshot = snapshot;
+    const auto& cfg = snapshot->cfg;
+    unsigned n = cfg.server.workers ? cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < n; ++i)
+        impl_->workers.push_back(std::make_unique<Worker>(i, snapshot, options, impl_->active));
+
+    // Every worker gets its own acceptor on each address (SO_REUSEPORT): the kernel spreads
+    // connections and no accept lock is shared. Port 0 resolves once, on the first bind.
+    for (const auto& listen : cfg.server.listen) {
+        boost::system::error_code ec;
+        auto addr = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
+        if (ec) throw std::runtime_error("listen address '" + listen.host + "' is not an IP address");
+        tcp::endpoint ep(addr, listen.port);
+        for (auto& w : impl_->workers) {
+            tcp::acceptor a(w->ioc);
+            a.open(ep.protocol(), ec);
+            if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+            if (!ec) a.set_option(reuse_port(true), ec);
+            if (!ec) a.bind(ep, ec);
+            if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+            if (ec)
+                throw std::runtime_error("cannot listen on " + listen.host + ":" + std::to_string(ep.port()) + ": " +
+                                         ec.message());
+            ep = a.local_endpoint();
+            w->acceptors.push_back(std::move(a));
+        }
+        impl_->ports.push_back(ep.port());
+    }
+}
+
+Server::~Server() {
+    shutdown();
+    wait();
+}
+
+void Server::start() {
+    if (impl_->snapshot->providers) impl_->snapshot->providers->start();
+    for (auto& w : impl_->workers) {
+        Worker* wp = w.get();
+        impl_->threads.emplace_back([wp] {
+            wp->start_accepting();
+            wp->ioc.run();
+            wp->access_log.flush();
+        });
+    }
+}
+
+std::vector<std::uint16_t> Server::ports() const { return impl_->ports; }
+
+void Server::reload(std::shared_ptr<const proxy::Snapshot> snapshot) {
+    if (snapshot->providers) snapshot->providers->start();
+    impl_->snapshot = snapshot;
+    for (auto& w : impl_->workers) {
+        Worker* wp = w.get();
+        asio::post(wp->ioc, [wp, snapshot] { wp->set_snapshot(snapshot); });
+    }
+}
+
+void Server::shutdown() {
+    for (auto& w : impl_->workers) {
+        Worker* wp = w.get();
+        asio::post(wp->ioc, [wp] { wp->begin_shutdown(); });
+    }
+}
+
+void Server::wait() {
+    for (auto& t : impl_->threads) {
+        if (t.joinable()) t.join();
+    }
+    impl_->threads.clear();
+    if (impl_->snapshot && impl_->snapshot->providers) impl_->snapshot->providers->stop();
+}
+
+std::size_t Server::active_connections() const { return impl_->active.load(); }
+
+}  // namespace authgate::server

@@ -1,0 +1,51 @@
+// One access-log line per request, text or JSON. Each worker owns one AccessLog and its
+// buffer: lines are appended without locks and written with one write(2) per flush
+// (when the buffer fills, and on the worker's flush timer).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <spdlog/logger.h>
+
+namespace authgate::observe {
+
+struct AccessRecord {
+    std::chrono::system_clock::time_point time;
+    std::string_view request_id;
+    std::string_view client;
+    std::string_view method;
+    std::string_view path;
+    std::string_view route;     // "" when none matched
+    std::string_view upstream;  // endpoint "host:port" or ""
+    unsigned status = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::chrono::microseconds duration{0};
+    std::string_view auth;  // jwt status string or ""
+};
+
+class AccessLog {
+public:
+    // fd: where lines go (1 = stdout). json: log.format == json.
+    AccessLog(int fd, bool json);
+    ~AccessLog();
+    void write(const AccessRecord& r);
+    void flush();
+
+private:
+    std::shared_ptr<spdlog::logger> logger_;
+    bool json_;
+};
+
+// JSON string escaping for log lines and error bodies.
+void append_json_string(std::string& out, std::string_view s);
+
+// Sets up the process-wide application logger (stderr; level and format from config).
+// Returns false for an unknown level.
+bool configure_app_log(std::string_view level, std::string_view format);
+
+}  // namespace authgate::observe

@@ -1,0 +1,122 @@
+#include "proxy/snapshot.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include <openssl/ssl.h>
+
+namespace authgate::proxy {
+namespace ssl = boost::asio::ssl;
+
+Snapshot::Snapshot(config::Config c) : cfg(std::move(c)), router_(cfg.routes) {}
+Snapshot::~Snapshot() {
+    if (providers) providers->stop();
+}
+
+namespace {
+
+std::shared_ptr<ssl::context> make_client_tls(const config::Upstream& up, config::Diagnostics& diag) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    boost::system::error_code ec;
+    if (!up.tls.verify) {
+        ctx->set_verify_mode(ssl::verify_none);
+        return ctx;
+    }
+    ctx->set_verify_mode(ssl::verify_peer);
+    if (!up.tls.ca_file.empty()) {
+        ctx->load_verify_file(up.tls.ca_file, ec);
+        if (ec) diag.error(up.marks.at("tls.ca_file"), "cannot load CA file '" + up.tls.ca_file + "': " + ec.message());
+    } else {
+        ctx->set_default_verify_paths(ec);
+        if (ec) diag.error(up.marks.self, "cannot load the system trust store: " + ec.message());
+    }
+    return ctx;
+}
+
+std::shared_ptr<ssl::context> make_server_tls(const config::ServerTls& tls, const config::Marks& marks,
+                                              config::Diagnostics& diag) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+    boost::system::error_code ec;
+    ctx->use_certificate_chain_file(tls.cert_file, ec);
+    if (ec) diag.error(marks.at("tls.cert_file"), "cannot load certificate '" + tls.cert_file + "': " + ec.message());
+    ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+    if (ec) diag.error(marks.at("tls.key_file"), "cannot load private key '" + tls.key_file + "': " + ec.message());
+    SSL_CTX_set_alpn_select_cb(
+        ctx->native_handle(),
+        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+           void*) -> int {
+            // We speak HTTP/1.1 only; pick it if offered so h2-first clients fall back.
+            static const unsigned char http11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+            unsigned char* sel = nullptr;
+            if (SSL_select_next_proto(&sel, outlen, http11, sizeof(http11), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+                return SSL_TLSEXT_ERR_NOACK;
+            *out = sel;
+            return SSL_TLSEXT_ERR_OK;
+        },
+        nullptr);
+    return ctx;
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Diagnostics& diag) {
+    static std::atomic<std::uint64_t> next_id{1};
+    std::shared_ptr<Snapshot> snap(new Snapshot(std::move(cfg)));
+    snap->id = next_id.fetch_add(1);
+    const config::Config& c = snap->cfg;
+
+    if (c.server.tls) snap->server_tls = make_server_tls(*c.server.tls, c.server.marks, diag);
+
+    for (const auto& up : c.upstreams) {
+        UpstreamRuntime rt{&up, nullptr};
+        bool any_tls = std::any_of(up.endpoints.begin(), up.endpoints.end(),
+                                   [](const config::Endpoint& e) { return e.scheme == "https"; });
+        if (any_tls) rt.tls = make_client_tls(up, diag);
+        snap->upstreams.push_back(std::move(rt));
+    }
+
+    for (const auto& pc : c.cors.policies) {
+        if (auto p = cors::Policy::create(pc, diag)) snap->cors_policies.push_back(std::move(p));
+    }
+
+    snap->providers = jwt::ProviderSet::create(c.jwt, diag);
+    if (snap->providers) {
+        for (const auto& h : snap->providers->identity_headers()) snap->identity_headers.push_back(lower(h));
+    }
+
+    for (const auto& r : c.routes) {
+        RouteRuntime rt;
+        rt.cfg = &r;
+        auto up = std::find_if(c.upstreams.begin(), c.upstreams.end(),
+                               [&](const config::Upstream& u) { return u.name == r.upstream; });
+        if (up == c.upstreams.end()) {
+            diag.error(r.marks.at("upstream"), "route '" + r.name + "' names unknown upstream '" + r.upstream + "'");
+            continue;
+        }
+        rt.upstream = static_cast<std::size_t>(up - c.upstreams.begin());
+        if (!r.cors.empty()) {
+            auto it = std::find_if(snap->cors_policies.begin(), snap->cors_policies.end(),
+                                   [&](const auto& p) { return p->name() == r.cors; });
+            if (it == snap->cors_policies.end()) {
+                diag.error(r.marks.at("cors"), "route '" + r.name + "' names unknown CORS policy '" + r.cors + "'");
+            } else {
+                rt.cors = *it;
+            }
+        }
+        if (!r.auth.none && snap->providers) rt.auth = jwt::Authenticator::create(r.auth, *snap->providers, diag);
+        snap->routes.push_back(std::move(rt));
+    }
+    if (!diag.ok()) return nullptr;
+    return snap;
+}
+
+}  // namespace authgate::proxy

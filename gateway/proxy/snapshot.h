@@ -1,0 +1,60 @@
+// The compiled, immutable configuration every request reads. Built once per load or
+// reload; workers hold it as shared_ptr<const Snapshot> and a request keeps the snapshot
+// it started with.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "config/config.h"
+#include "cors/policy.h"
+#include "jwt/authenticator.h"
+#include "proxy/router.h"
+
+namespace authgate::proxy {
+
+struct UpstreamRuntime {
+    const config::Upstream* cfg = nullptr;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // set when an endpoint is https
+};
+
+struct RouteRuntime {
+    const config::Route* cfg = nullptr;
+    std::size_t upstream = 0;
+    std::shared_ptr<const cors::Policy> cors;          // null: no CORS on this route
+    std::shared_ptr<const jwt::Authenticator> auth;    // null: auth none
+};
+
+class Snapshot {
+public:
+    // Compiles a loaded config; every problem goes to diag. Returns null when !diag.ok().
+    static std::shared_ptr<const Snapshot> compile(config::Config cfg, config::Diagnostics& diag);
+    ~Snapshot();
+
+    config::Config cfg;
+    std::vector<UpstreamRuntime> upstreams;
+    std::vector<RouteRuntime> routes;
+    std::vector<std::shared_ptr<const cors::Policy>> cors_policies;
+    std::shared_ptr<jwt::ProviderSet> providers;
+    std::vector<std::string> identity_headers;  // lower case; stripped from every request
+    std::shared_ptr<boost::asio::ssl::context> server_tls;  // set when server.tls is configured
+
+    const RouteRuntime* match(std::string_view method, std::string_view host, std::string_view path) const {
+        auto i = router_.match(method, host, path);
+        return i ? &routes[*i] : nullptr;
+    }
+
+private:
+    explicit Snapshot(config::Config c);
+
+public:
+    std::uint64_t id = 0;  // unique per compiled snapshot: per-worker state keyed on it resets on reload
+
+private:
+    Router router_;
+};
+
+}  // namespace authgate::proxy

@@ -1,0 +1,49 @@
+// The gateway server: N workers, each one io_context on one thread with its own acceptors
+// (SO_REUSEPORT), upstream pool, token and origin caches. A connection lives its whole
+// life on the worker that accepted it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/snapshot.h"
+
+namespace authgate::server {
+
+class Worker;
+
+struct ServerOptions {
+    int access_log_fd = 1;  // where access-log lines go
+};
+
+class Server {
+public:
+    // Binds every listener (throws std::runtime_error naming the address on failure) but
+    // does not accept until start().
+    explicit Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions options = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    void start();                       // starts the worker threads
+    std::vector<std::uint16_t> ports() const;  // bound port of each listen address, in config order
+
+    // Installs a new snapshot: requests already running keep theirs.
+    void reload(std::shared_ptr<const proxy::Snapshot> snapshot);
+
+    // Stops accepting, closes idle connections, lets in-flight requests finish within the
+    // snapshot's shutdown budget, then stops the workers. Safe from any thread; returns at once.
+    void shutdown();
+    // Blocks until every worker thread has ended.
+    void wait();
+
+    std::size_t active_connections() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace authgate::server

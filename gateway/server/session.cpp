@@ -1,0 +1,702 @@
+// The downstream session and the forwarder: parse a request, route it, answer CORS
+// preflights, authenticate, then stream it to an upstream and the response back.
+// Plain and TLS downstreams, and plain and TLS upstreams, share this one implementation
+// through templates on the stream type.
+#include <array>
+#include <ctime>
+#include <optional>
+#include <string>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <spdlog/spdlog.h>
+
+#include "jwt/authenticator.h"
+#include "observe/access_log.h"
+#include "proxy/headers.h"
+#include "server/worker.h"
+
+namespace authgate::server {
+namespace http = beast::http;
+using namespace std::chrono_literals;
+using proxy::Clock;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kRelayBuffer = 32 * 1024;
+constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
+
+using Request = http::request<http::buffer_body>;
+using Response = http::response<http::buffer_body>;
+
+template <class Stream>
+beast::tcp_stream& lowest(Stream& s) {
+    return beast::get_lowest_layer(s);
+}
+
+// A Beast header adapter for the JWT extractor.
+class RequestHeaders final : public jwt::RequestView {
+public:
+    RequestHeaders(const http::fields& f, std::string_view query) : fields_(f), query_(query) {}
+    std::optional<std::string_view> header(std::string_view name) const override {
+        auto it = fields_.find(name);
+        if (it == fields_.end()) return std::nullopt;
+        return it->value();
+    }
+    std::string_view query() const override { return query_; }
+
+private:
+    const http::fields& fields_;
+    std::string_view query_;
+};
+
+class FieldSink final : public cors::HeaderSink {
+public:
+    explicit FieldSink(http::fields& f) : fields_(f) {}
+    void set(std::string_view name, std::string_view value) override { fields_.set(name, value); }
+
+private:
+    http::fields& fields_;
+};
+
+// Splits a request target into path and query; absolute-form targets
+// ("http://host/path") are reduced to their path.
+void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
+    if (!target.empty() && target.front() != '/') {
+        auto scheme_end = target.find("://");
+        if (scheme_end != std::string_view::npos) {
+            auto path_start = target.find('/', scheme_end + 3);
+            auto q = target.find('?', scheme_end + 3);
+            if (path_start == std::string_view::npos || (q != std::string_view::npos && q < path_start)) {
+                target = q == std::string_view::npos ? std::string_view("/") : target.substr(q);
+                if (target.front() == '?') {
+                    path = "/";
+                    query = target.substr(1);
+                    return;
+                }
+            } else {
+                target = target.substr(path_start);
+            }
+        }
+    }
+    auto q = target.find('?');
+    path = target.substr(0, q);
+    query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+}
+
+// Everything about one request/response exchange that the access log and the error
+// responses need.
+struct Exchange {
+    std::shared_ptr<const proxy::Snapshot> snap;
+    http::request_parser<http::buffer_body> parser;
+    const proxy::RouteRuntime* route = nullptr;
+    std::string request_id;
+    std::string origin;  // copy: headers are rewritten before the response is built
+    std::string method;
+    std::string path;    // as received, for the log
+    unsigned version = 11;
+    bool keep_alive = true;
+    Clock::time_point start = Clock::now();
+    unsigned status = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::string upstream;
+    std::string_view auth;
+    bool expect_continue = false;
+    bool upgrade = false;
+};
+
+template <class Stream>
+class Session {
+public:
+    // The snapshot the connection was accepted under stays alive with it: a TLS stream
+    // refers to that snapshot's ssl::context.
+    template <class... Args>
+    Session(Worker& w, Args&&... args) : w_(w), accepted_under_(w.snapshot), stream_(std::forward<Args>(args)...) {}
+
+    asio::awaitable<void> run(std::string client_ip);
+
+private:
+    asio::awaitable<bool> handle_request();
+    asio::awaitable<bool> forward(Exchange& ex);
+    enum class Outcome {
+        done_keep,         // response relayed; the downstream connection may carry another request
+        done_close,        // response relayed (or aborted): close the downstream connection
+        retry,             // a reused upstream connection failed before any response byte
+        bad_gateway,       // upstream failed before a response header: answer 502
+        gateway_timeout,   // no response header within upstream_response: answer 504
+        body_too_large,    // the client's streamed body went over max_body_bytes: answer 413
+    };
+    template <class Up>
+    asio::awaitable<Outcome> exchange(Exchange& ex, Up& up, proxy::UpstreamConn& conn, bool& reusable);
+    template <class From, class To>
+    asio::awaitable<void> pump(From& from, To& to, std::array<char, kRelayBuffer>& buf);
+    template <class Up>
+    asio::awaitable<void> tunnel(Up& up, proxy::UpstreamConn& conn);
+    asio::awaitable<bool> send_error(Exchange& ex, http::status status, std::string_view error,
+                                     std::string_view description, bool close = false,
+                                     std::string_view www_authenticate = {});
+    asio::awaitable<bool> send_local(Exchange& ex, http::response<http::string_body>& res, bool close,
+                                     bool cors_done = false);
+    asio::awaitable<bool> answer_preflight(Exchange& ex);
+    asio::awaitable<bool> reject_bad_header(Exchange& ex, const boost::system::error_code& ec);
+    void add_cors(Exchange& ex, http::fields& fields);
+    void log(const Exchange& ex);
+    asio::awaitable<void> close();
+
+    Worker& w_;
+    std::shared_ptr<const proxy::Snapshot> accepted_under_;
+    Stream stream_;
+    beast::flat_buffer buffer_;
+    std::string client_ip_;
+    Worker::SessionList::iterator handle_;
+    std::array<char, kRelayBuffer> up_buf_;    // request body chunks going up
+    std::array<char, kRelayBuffer> down_buf_;  // response body chunks coming down
+};
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::run(std::string client_ip) {
+    client_ip_ = std::move(client_ip);
+    w_.sessions.push_front({&lowest(stream_), true});
+    handle_ = w_.sessions.begin();
+    struct Unregister {
+        Worker& w;
+        Worker::SessionList::iterator it;
+        ~Unregister() { w.session_ended(it); }
+    } unregister{w_, handle_};
+
+    const auto& timeouts = w_.snapshot->cfg.server.timeouts;
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+        lowest(stream_).expires_after(timeouts.header);
+        auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, nothrow);
+        if (ec) {
+            spdlog::debug("tls handshake from {} failed: {}", client_ip_, ec.message());
+            co_return;
+        }
+    }
+    for (;;) {
+        if (w_.draining) break;
+        // Between requests the connection is idle: wait for the first byte under the idle
+        // timeout, then give the whole header the (shorter) header timeout.
+        if (buffer_.size() == 0) {
+            handle_->idle = true;
+            lowest(stream_).expires_after(w_.snapshot->cfg.server.timeouts.idle);
+            auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), nothrow);
+            if (ec) break;  // closed, idle timeout or shutdown
+            buffer_.commit(n);
+        }
+        handle_->idle = false;
+        bool keep_going = co_await handle_request();
+        if (!keep_going) break;
+    }
+    co_await close();
+}
+
+template <class Stream>
+asio::awaitable<void> Session<Stream>::close() {
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+        lowest(stream_).expires_after(1s);
+        co_await stream_.async_shutdown(nothrow);
+    }
+    boost::system::error_code ec;
+    lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest(stream_).close();
+}
+
+template <class Stream>
+void Session<Stream>::add_cors(Exchange& ex, http::fields& fields) {
+    if (!ex.route || !ex.route->cors) return;
+    const auto& policy = *ex.route->cors;
+    // The gateway alone speaks CORS on a policy route: drop whatever the upstream said.
+    proxy::strip_access_control(fields);
+    FieldSink sink(fields);
+    policy.actual(ex.origin, w_.origin_cache.get(), sink);
+    if (!policy.wildcard()) proxy::merge_vary(fields, "Origin");
+}
+
+template <class Stream>
+void Session<Stream>::log(const Exchange& ex) {
+    if (!ex.snap->cfg.log.access_log) return;
+    observe::AccessRecord r;
+    r.time = std::chrono::system_clock::now();
+    r.request_id = ex.request_id;
+    r.client = client_ip_;
+    r.method = ex.method;
+    r.path = ex.path;
+    r.route = ex.route ? std::string_view(ex.route->cfg->name) : std::string_view();
+    r.upstream = ex.upstream;
+    r.status = ex.status;
+    r.bytes_in = ex.bytes_in;
+    r.bytes_out = ex.bytes_out;
+    r.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.start);
+    r.auth = ex.auth;
+    w_.access_log.write(r);
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::send_error(Exchange& ex, http::status status, std::string_view error,
+                                                  std::string_view description, bool close,
+                                                  std::string_view www_authenticate) {
+    http::response<http::string_body> res{status, 11};
+    res.set(http::field::content_type, "application/json");
+    res.set(http::field::cache_control, "no-store");
+    if (!www_authenticate.empty()) res.set(http::field::www_authenticate, www_authenticate);
+    std::string body = "{\"error\":";
+    observe::append_json_string(body, error);
+    body += ",\"error_description\":";
+    observe::append_json_string(body, description);
+    body += "}\n";
+    res.body() = std::move(body);
+    co_return co_await send_local(ex, res, close);
+}
+
+// Writes a response the gateway made itself (errors, preflights).
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::send_local(Exchange& ex, http::response<http::string_body>& res, bool close,
+                                                  bool cors_done) {
+    // An unread request body would be parsed as the next request: close instead.
+    bool keep = !close && ex.keep_alive && ex.version == 11 && ex.parser.is_header_done() && ex.parser.is_done() &&
+                !w_.draining;
+    if (!cors_done) add_cors(ex, res);
+    if (!ex.request_id.empty()) res.set("X-Request-Id", ex.request_id);
+    res.keep_alive(keep);
+    res.prepare_payload();
+    ex.status = res.result_int();
+    lowest(stream_).expires_after(ex.snap->cfg.server.timeouts.idle);
+    auto [ec, n] = co_await http::async_write(stream_, res, nothrow);
+    ex.bytes_out += res.body().size();
+    log(ex);
+    co_return !ec && keep;
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::reject_bad_header(Exchange& ex, const boost::system::error_code& ec) {
+    if (ec == http::error::header_limit)
+        co_return co_await send_error(ex, http::status::request_header_fields_too_large, "header_too_large",
+                                      "request header larger than max_header_bytes", true);
+    if (ec == http::error::body_limit)
+        co_return co_await send_error(ex, http::status::payload_too_large, "body_too_large",
+                                      "request body larger than max_body_bytes", true);
+    // A timed-out tcp_stream is already closed: nothing can be written back.
+    if (ec == beast::error::timeout) co_return false;
+    co_return co_await send_error(ex, http::status::bad_request, "bad_request", "malformed request: " + ec.message(),
+                                  true);
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::answer_preflight(Exchange& ex) {
+    const auto& req = ex.parser.get();
+    http::response<http::string_body> res{http::status::no_content, 11};
+    FieldSink sink(res);
+    auto acrh = req.find("Access-Control-Request-Headers");
+    auto acrpn = req.find("Access-Control-Request-Private-Network");
+    bool pna = acrpn != req.end() && beast::iequals(acrpn->value(), "true");
+    ex.route->cors->preflight(ex.origin, req["Access-Control-Request-Method"],
+                              acrh == req.end() ? std::string_view() : std::string_view(acrh->value()), pna, w_.origin_cache.get(), sink);
+    if (!ex.route->cors->wildcard()) proxy::merge_vary(res, "Origin");
+    proxy::merge_vary(res, "Access-Control-Request-Method");
+    proxy::merge_vary(res, "Access-Control-Request-Headers");
+    co_return co_await send_local(ex, res, false, true);
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::handle_request() {
+    Exchange ex;
+    ex.snap = w_.snapshot;
+    const auto& cfg = ex.snap->cfg;
+    ex.parser.header_limit(static_cast<std::uint32_t>(cfg.server.limits.max_header_bytes));
+    ex.parser.body_limit(cfg.server.limits.max_body_bytes);
+
+    lowest(stream_).expires_after(cfg.server.timeouts.header);
+    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, ex.parser, nothrow);
+    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted) co_return false;
+    if (ec) co_return co_await reject_bad_header(ex, ec);
+
+    auto& req = ex.parser.get();
+    ex.method = req.method_string();
+    ex.version = req.version();
+    ex.keep_alive = req.keep_alive();
+    ex.path = req.target();
+    if (auto it = req.find(http::field::origin); it != req.end()) ex.origin = it->value();
+    if (auto it = req.find("X-Request-Id"); it != req.end() && proxy::valid_request_id(it->value())) {
+        ex.request_id = it->value();
+    } else {
+        ex.request_id = proxy::make_request_id(w_.rng);
+    }
+
+    // Framing the upstream could read differently from us is refused outright
+    // (request smuggling): only "chunked" alone, one Content-Length, never both.
+    if (req.count(http::field::transfer_encoding) > 0) {
+        if (req.count(http::field::transfer_encoding) != 1 ||
+            !beast::iequals(req[http::field::transfer_encoding], "chunked") || !ex.parser.chunked())
+            co_return co_await send_error(ex, http::status::not_implemented, "unsupported_transfer_encoding",
+                                          "only Transfer-Encoding: chunked is supported", true);
+        if (req.count(http::field::content_length) > 0)
+            co_return co_await send_error(ex, http::status::bad_request, "bad_request",
+                                          "both Content-Length and Transfer-Encoding", true);
+    }
+    if (req.count(http::field::content_length) > 1)
+        co_return co_await send_error(ex, http::status::bad_request, "bad_request", "duplicate Content-Length", true);
+    if (req.count(http::field::host) > 1 || (ex.version == 11 && req.count(http::field::host) == 0))
+        co_return co_await send_error(ex, http::status::bad_request, "bad_request", "missing or repeated Host", true);
+
+    std::string_view raw_path, query;
+    split_target(req.target(), raw_path, query);
+    auto path = proxy::normalize_path(raw_path);
+    if (!path) co_return co_await send_error(ex, http::status::bad_request, "bad_request", "invalid request path");
+
+    std::string host = proxy::normalize_host(req[http::field::host]);
+    ex.route = ex.snap->match(ex.method, host, *path);
+    if (!ex.route)
+        co_return co_await send_error(ex, http::status::not_found, "not_found", "no route matches this request");
+
+    if (ex.route->cors && cors::is_preflight(ex.method, req.find(http::field::origin) != req.end(),
+                                             req.find("Access-Control-Request-Method") != req.end()))
+        co_return co_await answer_preflight(ex);
+
+    std::shared_ptr<const jwt::Verified> verified;
+    if (ex.route->auth) {
+        RequestHeaders view(req, query);
+        auto out = ex.route->auth->authenticate(view, static_cast<std::int64_t>(std::time(nullptr)),
+                                                w_.token_cache.get());
+        ex.auth = jwt::to_string(out.status);
+        using Action = jwt::AuthOutcome::Action;
+        switch (out.action) {
+            case Action::deny_401: {
+                std::string challenge = "Bearer realm=\"authgate\"";
+                if (out.token_present) {
+                    challenge += ", error=\"invalid_token\", error_description=\"";
+                    challenge += ex.auth;
+                    challenge += '"';
+                    co_return co_await send_error(ex, http::status::unauthorized, "invalid_token", ex.auth, false,
+                                                  challenge);
+                }
+                co_return co_await send_error(ex, http::status::unauthorized, "missing_token", "token missing", false,
+                                              challenge);
+            }
+            case Action::deny_403: {
+                std::string challenge = "Bearer realm=\"authgate\", error=\"insufficient_scope\", error_description=\"";
+                challenge += ex.auth;
+                challenge += '"';
+                co_return co_await send_error(ex, http::status::forbidden, "insufficient_scope", ex.auth, false,
+                                              challenge);
+            }
+            case Action::unavailable: {
+                http::response<http::string_body> res{http::status::service_unavailable, 11};
+                res.set(http::field::retry_after, "5");
+                res.set(http::field::content_type, "application/json");
+                res.body() =
+                    "{\"error\":\"temporarily_unavailable\",\"error_description\":\"" + std::string(ex.auth) + "\"}\n";
+                co_return co_await send_local(ex, res, false);
+            }
+            case Action::forward:
+                break;
+        }
+        if (out.report_only_denial)
+            spdlog::warn("report_only: request {} on route '{}' would be denied: {}", ex.request_id,
+                         ex.route->cfg->name, ex.auth);
+        verified = std::move(out.verified);
+        if (out.strip_token && out.location) {
+            using Kind = config::TokenSource::Kind;
+            switch (out.location->kind) {
+                case Kind::header: req.erase(out.location->name); break;
+                case Kind::cookie: {
+                    auto rest = jwt::remove_cookie(req[http::field::cookie], out.location->name);
+                    if (rest.empty()) req.erase(http::field::cookie);
+                    else req.set(http::field::cookie, rest);
+                    break;
+                }
+                case Kind::query: {
+                    // The token leaves the query string the upstream sees.
+                    static thread_local std::string stripped;
+                    stripped = jwt::remove_query_param(query, out.location->name);
+                    query = stripped;
+                    break;
+                }
+            }
+        }
+    }
+
+    // Build the upstream request in place.
+    for (const auto& name : ex.snap->identity_headers) req.erase(name);
+    ex.upgrade = proxy::wants_upgrade(req);
+    const bool chunked = ex.parser.chunked();
+    if (auto it = req.find(http::field::expect); it != req.end()) {
+        ex.expect_continue = beast::iequals(it->value(), "100-continue");
+        req.erase(http::field::expect);  // the gateway answers 100-continue itself
+    }
+    std::string target = ex.route->cfg->strip_prefix.empty() ? *path : proxy::strip_prefix(*path, ex.route->cfg->strip_prefix);
+    if (!query.empty()) {
+        target += '?';
+        target += query;
+    }
+    std::string forwarded_host(req[http::field::host]);
+    proxy::strip_hop_by_hop(req, ex.upgrade);
+    if (chunked) req.chunked(true);
+    if (verified) {
+        for (const auto& [name, value] : verified->forward_headers) req.set(name, value);
+    }
+    proxy::append_to_list(req, "X-Forwarded-For", client_ip_);
+    req.set("X-Forwarded-Proto", ex.snap->server_tls ? "https" : "http");
+    if (forwarded_host.empty()) {
+        req.erase("X-Forwarded-Host");
+    } else {
+        req.set("X-Forwarded-Host", forwarded_host);
+    }
+    req.set("X-Request-Id", ex.request_id);
+    proxy::append_to_list(req, "Via", "1.1 authgate");
+    req.target(target);
+    req.version(11);
+    co_return co_await forward(ex);
+}
+
+template <class Stream>
+asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
+    const bool has_body = !ex.parser.is_done();
+    for (int attempt = 0;; ++attempt) {
+        proxy::ConnectError err;
+        auto conn = co_await w_.pool.acquire(*ex.snap, ex.route->upstream, attempt > 0, err);
+        if (!conn) {
+            spdlog::warn("request {}: upstream '{}' unavailable: {}", ex.request_id, ex.route->cfg->upstream,
+                         proxy::to_string(err));
+            co_return co_await send_error(ex, http::status::bad_gateway, "bad_gateway",
+                                          std::string("upstream unavailable: ") + proxy::to_string(err));
+        }
+        ex.upstream = conn->endpoint_text;
+        bool reusable = false;
+        Outcome outcome = conn->is_tls() ? co_await exchange(ex, conn->tls(), *conn, reusable)
+                                         : co_await exchange(ex, conn->plain(), *conn, reusable);
+        switch (outcome) {
+            case Outcome::retry:
+                if (attempt == 0 && !has_body) continue;
+                [[fallthrough]];
+            case Outcome::bad_gateway:
+                co_return co_await send_error(ex, http::status::bad_gateway, "bad_gateway",
+                                              "upstream closed the connection before responding", has_body);
+            case Outcome::gateway_timeout:
+                co_return co_await send_error(ex, http::status::gateway_timeout, "gateway_timeout",
+                                              "upstream did not respond in time", true);
+            case Outcome::body_too_large:
+                co_return co_await send_error(ex, http::status::payload_too_large, "body_too_large",
+                                              "request body larger than max_body_bytes", true);
+            case Outcome::done_keep:
+            case Outcome::done_close:
+                if (reusable) w_.pool.release(*ex.snap, std::move(conn));
+                log(ex);
+                co_return outcome == Outcome::done_keep;
+        }
+    }
+}
+
+template <class Stream>
+template <class Up>
+asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exchange& ex, Up& up,
+                                                                             proxy::UpstreamConn& conn,
+                                                                             bool& reusable) {
+    auto& req = ex.parser.get();
+    auto& up_tcp = conn.tcp();
+    const auto& t = ex.snap->cfg.server.timeouts;
+    const bool has_body = !ex.parser.is_done();
+    const bool retryable = conn.reused && !has_body;
+
+    // 1. Request header, then the body as it arrives.
+    req.body().data = nullptr;
+    req.body().size = 0;
+    req.body().more = has_body;
+    http::request_serializer<http::buffer_body> sr{req};
+    up_tcp.expires_after(t.idle);
+    auto [hwec, hwn] = co_await http::async_write_header(up, sr, nothrow);
+    if (hwec) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
+
+    if (has_body && ex.expect_continue) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        lowest(stream_).expires_after(t.idle);
+        auto [cec, cn] = co_await asio::async_write(stream_, asio::buffer(kContinue), nothrow);
+        if (cec) co_return Outcome::done_close;
+    }
+    while (!ex.parser.is_done()) {
+        req.body().data = up_buf_.data();
+        req.body().size = up_buf_.size();
+        lowest(stream_).expires_after(t.idle);
+        auto [rec, rn] = co_await http::async_read_some(stream_, buffer_, ex.parser, nothrow);
+        if (rec == http::error::need_buffer) rec = {};
+        if (rec == http::error::body_limit) co_return Outcome::body_too_large;
+        if (rec) co_return Outcome::done_close;  // client went away mid-body: nothing to answer
+        std::size_t got = up_buf_.size() - req.body().size;
+        ex.bytes_in += got;
+        // Beast frames even an empty buffer as a chunk, and "0\r\n\r\n" ends the body: write
+        // only real data here; the end of the body is written after the loop.
+        if (got == 0) continue;
+        req.body().data = up_buf_.data();
+        req.body().size = got;
+        req.body().more = !ex.parser.is_done();
+        up_tcp.expires_after(t.idle);
+        auto [wec, wn] = co_await http::async_write(up, sr, nothrow);
+        if (wec == http::error::need_buffer) wec = {};
+        if (wec) co_return Outcome::bad_gateway;
+    }
+    if (!sr.is_done()) {
+        req.body().data = nullptr;
+        req.body().size = 0;
+        req.body().more = false;
+        up_tcp.expires_after(t.idle);
+        auto [wec, wn] = co_await http::async_write(up, sr, nothrow);
+        if (wec && wec != http::error::need_buffer) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
+    }
+
+    // 2. Response header, skipping interim 1xx (the gateway answered Expect itself).
+    std::optional<http::response_parser<http::buffer_body>> rp;
+    for (;;) {
+        rp.emplace();
+        rp->header_limit(kUpstreamHeaderLimit);
+        rp->body_limit(boost::none);  // streamed, never held whole
+        if (req.method() == http::verb::head) rp->skip(true);
+        up_tcp.expires_after(t.upstream_response);
+        auto [rec, rn] = co_await http::async_read_header(up, conn.buffer, *rp, nothrow);
+        if (rec == beast::error::timeout) co_return Outcome::gateway_timeout;
+        if (rec) co_return (retryable && rn == 0) ? Outcome::retry : Outcome::bad_gateway;
+        unsigned code = rp->get().result_int();
+        if (code >= 100 && code < 200 && code != 101) continue;
+        break;
+    }
+    auto& res = rp->get();
+    const unsigned code = res.result_int();
+    const bool upgraded = code == 101 && ex.upgrade;
+    if (code == 101 && !upgraded) co_return Outcome::bad_gateway;  // an upgrade nobody asked for
+    const bool upstream_keep_alive = rp->keep_alive();
+    const bool upstream_chunked = rp->chunked();
+    const bool has_length = rp->content_length().has_value();
+    const bool body_follows = !rp->is_done();
+
+    proxy::strip_hop_by_hop(res, upgraded);
+    add_cors(ex, res);
+    res.set("X-Request-Id", ex.request_id);
+    proxy::append_to_list(res, "Via", "1.1 authgate");
+    bool close_after = !ex.keep_alive || ex.version != 11 || w_.draining;
+    if (body_follows) {
+        if (upstream_chunked) {
+            res.chunked(true);
+        } else if (!has_length) {
+            // Read-until-close body: re-frame it as chunked for HTTP/1.1 clients so the
+            // connection survives; HTTP/1.0 clients get it delimited by close.
+            if (ex.version == 11) res.chunked(true);
+            else close_after = true;
+        }
+    }
+    res.version(11);
+    if (!upgraded) res.keep_alive(!close_after);
+    ex.status = code;
+
+    // 3. Response header down, then the body as it arrives.
+    res.body().data = nullptr;
+    res.body().size = 0;
+    res.body().more = body_follows;
+    http::response_serializer<http::buffer_body> rs{res};
+    lowest(stream_).expires_after(t.idle);
+    auto [dwec, dwn] = co_await http::async_write_header(stream_, rs, nothrow);
+    if (dwec) co_return Outcome::done_close;
+    if (upgraded) {
+        co_await tunnel(up, conn);
+        co_return Outcome::done_close;
+    }
+    while (!rp->is_done()) {
+        res.body().data = down_buf_.data();
+        res.body().size = down_buf_.size();
+        up_tcp.expires_after(t.upstream_response);
+        auto [rec, rn] = co_await http::async_read_some(up, conn.buffer, *rp, nothrow);
+        if (rec == http::error::need_buffer) rec = {};
+        if (rec) {
+            // Closing is the only honest signal left: a clean end would present a truncated
+            // body as complete.
+            spdlog::warn("request {}: upstream {} failed mid-response: {}", ex.request_id, ex.upstream, rec.message());
+            co_return Outcome::done_close;
+        }
+        std::size_t got = down_buf_.size() - res.body().size;
+        ex.bytes_out += got;
+        if (got == 0) continue;  // see the request loop: never an empty chunk
+        res.body().data = down_buf_.data();
+        res.body().size = got;
+        res.body().more = !rp->is_done();
+        lowest(stream_).expires_after(t.idle);
+        auto [wec, wn] = co_await http::async_write(stream_, rs, nothrow);
+        if (wec == http::error::need_buffer) wec = {};
+        if (wec) co_return Outcome::done_close;
+    }
+    if (!rs.is_done()) {
+        res.body().data = nullptr;
+        res.body().size = 0;
+        res.body().more = false;
+        lowest(stream_).expires_after(t.idle);
+        auto [wec, wn] = co_await http::async_write(stream_, rs, nothrow);
+        if (wec && wec != http::error::need_buffer) co_return Outcome::done_close;
+    }
+    up_tcp.expires_never();
+    reusable = upstream_keep_alive && !rp->need_eof();
+    co_return close_after ? Outcome::done_close : Outcome::done_keep;
+}
+
+template <class Stream>
+template <class From, class To>
+asio::awaitable<void> Session<Stream>::pump(From& from, To& to, std::array<char, kRelayBuffer>& buf) {
+    const auto idle = w_.snapshot->cfg.server.timeouts.idle;
+    for (;;) {
+        lowest(from).expires_after(idle);
+        auto [rec, n] = co_await from.async_read_some(asio::buffer(buf), nothrow);
+        if (rec) co_return;
+        lowest(to).expires_after(idle);
+        auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), nothrow);
+        if (wec) co_return;
+    }
+}
+
+// After a 101: raw bytes both ways until either side closes or idles out.
+template <class Stream>
+template <class Up>
+asio::awaitable<void> Session<Stream>::tunnel(Up& up, proxy::UpstreamConn& conn) {
+    using namespace asio::experimental::awaitable_operators;
+    // Bytes that arrived behind the headers belong to the tunnel.
+    if (conn.buffer.size() > 0) {
+        auto [ec, n] = co_await asio::async_write(stream_, conn.buffer.data(), nothrow);
+        if (ec) co_return;
+        conn.buffer.consume(n);
+    }
+    if (buffer_.size() > 0) {
+        auto [ec, n] = co_await asio::async_write(up, buffer_.data(), nothrow);
+        if (ec) co_return;
+        buffer_.consume(n);
+    }
+    co_await (pump(stream_, up, up_buf_) || pump(up, stream_, down_buf_));
+}
+
+template <class Stream>
+asio::awaitable<void> run_session(std::unique_ptr<Session<Stream>> session, std::string client_ip) {
+    co_await session->run(std::move(client_ip));
+}
+
+}  // namespace
+
+void start_session(Worker& w, tcp::socket socket) {
+    boost::system::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    std::string ip = ec ? std::string("-") : remote.address().to_string();
+    socket.set_option(tcp::no_delay(true), ec);
+    if (w.snapshot->server_tls) {
+        using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+        auto s = std::make_unique<Session<TlsStream>>(w, std::move(socket), *w.snapshot->server_tls);
+        asio::co_spawn(w.ioc, run_session(std::move(s), std::move(ip)), asio::detached);
+    } else {
+        auto s = std::make_unique<Session<beast::tcp_stream>>(w, std::move(socket));
+        asio::co_spawn(w.ioc, run_session(std::move(s), std::move(ip)), asio::detached);
+    }
+}
+
+}  // namespace authgate::server

@@ -1,0 +1,121 @@
+// Integration-test harness: a real backend process, an in-process gateway on an ephemeral
+// loopback port, and a raw HTTP client with bounded waits (no sleeps).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include "config/config.h"
+#include "proxy/snapshot.h"
+#include "server/server.h"
+
+namespace authgate::test {
+
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+// A child process whose stdout first line is read (e.g. "listening on 127.0.0.1:PORT").
+// Stopped with SIGTERM (then SIGKILL after a bounded wait) by its PID in the destructor.
+class ChildProcess {
+public:
+    ChildProcess(const std::vector<std::string>& argv, std::chrono::milliseconds wait_for_line = std::chrono::seconds(10));
+    ~ChildProcess();
+    const std::string& first_line() const { return first_line_; }
+    pid_t pid() const { return pid_; }
+    // Sends a signal and waits (bounded) for exit; returns the exit status or -1.
+    int signal_and_wait(int sig, std::chrono::milliseconds limit);
+    // Reads the rest of stdout+stderr so far (non-blocking).
+    std::string drain_output();
+
+private:
+    pid_t pid_ = -1;
+    int out_fd_ = -1;
+    std::string first_line_;
+    std::string pending_;
+};
+
+// The demo backend as a real process on an ephemeral port.
+class Backend {
+public:
+    Backend();
+    std::uint16_t port() const { return port_; }
+    std::uint64_t requests();  // via GET /__stats
+    ChildProcess& process() { return *proc_; }
+
+private:
+    std::unique_ptr<ChildProcess> proc_;
+    std::uint16_t port_ = 0;
+};
+
+// A minimal config: one listener on 127.0.0.1:0, one upstream, routes added by the test.
+config::Config base_config(std::uint16_t backend_port, unsigned workers = 1);
+config::Route route(std::string name, std::string path_prefix, std::string upstream = "backend");
+
+// The gateway in-process.
+class Gateway {
+public:
+    explicit Gateway(config::Config cfg);
+    ~Gateway();
+    std::uint16_t port() const { return port_; }
+    server::Server& server() { return *server_; }
+    std::shared_ptr<const proxy::Snapshot> snapshot() const { return snap_; }
+
+private:
+    std::shared_ptr<const proxy::Snapshot> snap_;
+    std::unique_ptr<server::Server> server_;
+    std::uint16_t port_ = 0;
+};
+
+struct Response {
+    unsigned status = 0;
+    http::fields headers;
+    std::string body;
+    bool keep_alive = true;
+    std::string header(std::string_view name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? std::string() : std::string(it->value());
+    }
+    std::size_t count(std::string_view name) const { return headers.count(name); }
+};
+
+// A blocking client on one connection, every read bounded by a timeout.
+class Client {
+public:
+    explicit Client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // Sends raw bytes.
+    void send(std::string_view bytes);
+    // Reads one response (nullopt on timeout/close/parse error). head: response to HEAD.
+    std::optional<Response> read_response(bool head = false);
+    // Convenience: a GET/POST... with headers; returns the response.
+    std::optional<Response> request(std::string_view method, std::string_view target,
+                                    const std::vector<std::pair<std::string, std::string>>& headers = {},
+                                    std::string_view body = {});
+    // True when the server closed the connection (read returns EOF within the timeout).
+    bool closed_by_peer();
+    tcp::socket& socket() { return socket_; }
+    boost::beast::flat_buffer& buffer() { return buffer_; }
+
+private:
+    boost::asio::io_context ioc_;
+    tcp::socket socket_;
+    boost::beast::flat_buffer buffer_;
+};
+
+// Reads the body of a JSON echo from the demo backend: value of a received header
+// (case-insensitive name), or nullopt.
+std::optional<std::string> echoed_header(const std::string& json_body, std::string_view name);
+std::string echoed_field(const std::string& json_body, std::string_view field);  // "path", "method", ...
+
+}  // namespace authgate::test
