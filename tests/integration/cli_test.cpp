@@ -1,0 +1,150 @@
+// The real binary: --version, --help, --check, token, SIGHUP reload and SIGTERM drain.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+
+#include "support/harness.h"
+
+namespace authgate::test {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Ran {
+    int status;
+    std::string output;
+};
+
+// Runs the binary to completion (bounded), capturing stdout+stderr.
+Ran run(const std::vector<std::string>& args, std::chrono::milliseconds limit = 20s) {
+    std::vector<std::string> argv{AUTHGATE_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string cmd;
+    for (const auto& a : argv) cmd += "'" + a + "' ";
+    cmd += "2>&1";
+    FILE* p = ::popen(("timeout " + std::to_string(limit.count() / 1000) + " " + cmd).c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    int st = ::pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+fs::path write_temp(const std::string& name, const std::string& text) {
+    auto dir = fs::temp_directory_path() / ("authgate-cli-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    auto p = dir / name;
+    std::ofstream(p) << text;
+    return p;
+}
+
+std::string gateway_yaml(std::uint16_t backend_port, const std::string& extra_route = "") {
+    return "server:\n  listen: 127.0.0.1:0\n  workers: 2\n  timeouts:\n    shutdown: 5s\n"
+           "upstreams:\n  b:\n    endpoints: [http://127.0.0.1:" +
+           std::to_string(backend_port) +
+           "]\n"
+           "routes:\n  - name: one\n    match:\n      path_prefix: /one/\n    upstream: b\n" +
+           extra_route;
+}
+
+std::uint16_t listening_port(const std::string& line) {
+    std::smatch m;
+    std::regex re("listening on [0-9.]+:([0-9]+)");
+    if (!std::regex_search(line, m, re)) return 0;
+    return static_cast<std::uint16_t>(std::stoi(m[1]));
+}
+
+TEST(Cli, VersionAndHelp) {
+    auto v = run({"--version"});
+    EXPECT_EQ(v.status, 0);
+    EXPECT_NE(v.output.find("authgate "), std::string::npos);
+    auto h = run({"--help"});
+    EXPECT_EQ(h.status, 0);
+    EXPECT_NE(h.output.find("--check"), std::string::npos);
+    auto bad = run({"--nonsense"});
+    EXPECT_EQ(bad.status, 2);
+}
+
+TEST(Cli, CheckAcceptsShippedConfigs) {
+    ::setenv("JWT_SECRET", "an-example-secret-of-at-least-32-bytes!!", 1);
+    for (const auto& entry : fs::directory_iterator(fs::path(AUTHGATE_SOURCE_DIR) / "config")) {
+        if (entry.path().extension() != ".yaml") continue;
+        auto r = run({"-c", entry.path().string(), "--check"});
+        EXPECT_EQ(r.status, 0) << entry.path() << "\n" << r.output;
+        EXPECT_NE(r.output.find("OK"), std::string::npos) << r.output;
+    }
+}
+
+TEST(Cli, CheckReportsEveryErrorWithLineAndColumn) {
+    auto p = write_temp("bad.yaml",
+                        "server:\n  listn: 127.0.0.1:8080\n"
+                        "upstreams:\n  b:\n    endpoints: [http://127.0.0.1:1]\n"
+                        "routes:\n  - name: r\n    match:\n      path_prefix: /x/\n    upstream: missing\n");
+    auto r = run({"-c", p.string(), "--check"});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find(p.string() + ":2:3:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(p.string() + ":10:15:"), std::string::npos) << r.output;
+}
+
+TEST(Cli, TokenCommandMintsATokenTheGatewayParses) {
+    auto r = run({"token", "--alg", "HS256", "--secret", "0123456789abcdef0123456789abcdef", "--sub", "alice"});
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '.'), 2) << r.output;
+}
+
+TEST(Cli, ReloadOnSighupAndDrainOnSigterm) {
+    Backend backend;
+    auto cfg = write_temp("run.yaml", gateway_yaml(backend.port()));
+    ChildProcess gw({AUTHGATE_BINARY, "-c", cfg.string()});
+    auto port = listening_port(gw.first_line());
+    ASSERT_NE(port, 0) << gw.first_line();
+    {
+        Client c(port);
+        EXPECT_EQ(c.request("GET", "/one/x")->status, 200u);
+        EXPECT_EQ(c.request("GET", "/two/x")->status, 404u);
+    }
+    // A broken config on SIGHUP is refused and the running one kept.
+    std::ofstream(cfg) << "server: [broken\n";
+    ::kill(gw.pid(), SIGHUP);
+    bool refused = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; !refused && std::chrono::steady_clock::now() < deadline;)
+        refused = gw.drain_output().find("keeping the running configuration") != std::string::npos;
+    EXPECT_TRUE(refused) << gw.drain_output();
+    {
+        Client c(port);
+        EXPECT_EQ(c.request("GET", "/one/x")->status, 200u);
+    }
+    // The new config adds /two/; wait (bounded) until it answers.
+    std::ofstream(cfg) << gateway_yaml(backend.port(),
+                                       "  - name: two\n    match:\n      path_prefix: /two/\n    upstream: b\n");
+    ::kill(gw.pid(), SIGHUP);
+    unsigned status = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+        Client c(port);
+        status = c.request("GET", "/two/x")->status;
+        if (status == 200) break;
+    }
+    EXPECT_EQ(status, 200u);
+    {
+        Client c(port);
+        EXPECT_EQ(c.request("GET", "/one/x")->status, 200u);
+    }
+    // SIGTERM while a request is in flight: it completes, then the process exits 0.
+    Client slow(port);
+    slow.send("GET /one/x?delay_ms=300 HTTP/1.1\r\nHost: a\r\n\r\n");
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         backend.requests() < 4 && std::chrono::steady_clock::now() < deadline;) {
+    }
+    EXPECT_EQ(gw.signal_and_wait(SIGTERM, 10s), 0);
+    auto r = slow.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+}
+
+}  // namespace
+}  // namespace authgate::test
