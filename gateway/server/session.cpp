@@ -319,6 +319,16 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     lowest(stream_).expires_after(cfg.server.timeouts.header);
     auto [ec, n] = co_await http::async_read_header(stream_, buffer_, ex.parser, nothrow);
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted) co_return false;
+    if (ec == http::error::body_limit) {
+        // Only the declared Content-Length is over the limit: the header was read whole, so
+        // route it and let the 413 carry the route's CORS headers like any gateway error.
+        const auto& head = ex.parser.get();
+        if (auto it = head.find(http::field::origin); it != head.end()) ex.origin = it->value();
+        std::string_view raw_path, query;
+        split_target(head.target(), raw_path, query);
+        if (auto path = proxy::normalize_path(raw_path))
+            ex.route = ex.snap->match(head.method_string(), proxy::normalize_host(head[http::field::host]), *path);
+    }
     if (ec) co_return co_await reject_bad_header(ex, ec);
 
     auto& req = ex.parser.get();
