@@ -119,6 +119,16 @@ std::optional<std::size_t> Router::match(std::string_view method, std::string_vi
     return std::nullopt;
 }
 
+std::optional<std::size_t> Router::match_path(std::string_view path) const {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+        const Entry& e = entries_[i];
+        if (!e.path.empty() && path != e.path) continue;
+        if (!e.path_prefix.empty() && !path.starts_with(e.path_prefix)) continue;
+        return i;
+    }
+    return std::nullopt;
+}
+
 std::string strip_prefix(std::string_view path, std::string_view prefix) {
     if (prefix.empty() || !path.starts_with(prefix)) return std::string(path);
     std::string_view rest = path.substr(prefix.size());

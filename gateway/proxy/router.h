@@ -29,6 +29,10 @@ public:
     // `host` normalized with normalize_host.
     std::optional<std::size_t> match(std::string_view method, std::string_view host, std::string_view path) const;
 
+    // First route whose path condition alone holds (methods and host ignored): used to
+    // give a 404 the CORS headers of the route the browser was aiming at.
+    std::optional<std::size_t> match_path(std::string_view path) const;
+
 private:
     struct Entry {
         std::string path;

@@ -47,6 +47,11 @@ public:
         return i ? &routes[*i] : nullptr;
     }
 
+    const RouteRuntime* match_path(std::string_view path) const {
+        auto i = router_.match_path(path);
+        return i ? &routes[*i] : nullptr;
+    }
+
 private:
     explicit Snapshot(config::Config c);
 

@@ -99,6 +99,7 @@ struct Exchange {
     std::shared_ptr<const proxy::Snapshot> snap;
     http::request_parser<http::buffer_body> parser;
     const proxy::RouteRuntime* route = nullptr;
+    const cors::Policy* cors = nullptr;  // the policy whose headers this response carries
     std::string request_id;
     std::string origin;  // copy: headers are rewritten before the response is built
     std::string method;
@@ -214,8 +215,8 @@ asio::awaitable<void> Session<Stream>::close() {
 
 template <class Stream>
 void Session<Stream>::add_cors(Exchange& ex, http::fields& fields) {
-    if (!ex.route || !ex.route->cors) return;
-    const auto& policy = *ex.route->cors;
+    if (!ex.cors) return;
+    const auto& policy = *ex.cors;
     // The gateway alone speaks CORS on a policy route: drop whatever the upstream said.
     proxy::strip_access_control(fields);
     FieldSink sink(fields);
@@ -300,9 +301,9 @@ asio::awaitable<bool> Session<Stream>::answer_preflight(Exchange& ex) {
     auto acrh = req.find("Access-Control-Request-Headers");
     auto acrpn = req.find("Access-Control-Request-Private-Network");
     bool pna = acrpn != req.end() && beast::iequals(acrpn->value(), "true");
-    ex.route->cors->preflight(ex.origin, req["Access-Control-Request-Method"],
+    ex.cors->preflight(ex.origin, req["Access-Control-Request-Method"],
                               acrh == req.end() ? std::string_view() : std::string_view(acrh->value()), pna, w_.origin_cache.get(), sink);
-    if (!ex.route->cors->wildcard()) proxy::merge_vary(res, "Origin");
+    if (!ex.cors->wildcard()) proxy::merge_vary(res, "Origin");
     proxy::merge_vary(res, "Access-Control-Request-Method");
     proxy::merge_vary(res, "Access-Control-Request-Headers");
     co_return co_await send_local(ex, res, false, true);
@@ -328,6 +329,7 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
         split_target(head.target(), raw_path, query);
         if (auto path = proxy::normalize_path(raw_path))
             ex.route = ex.snap->match(head.method_string(), proxy::normalize_host(head[http::field::host]), *path);
+        if (ex.route) ex.cors = ex.route->cors.get();
     }
     if (ec) co_return co_await reject_bad_header(ex, ec);
 
@@ -365,13 +367,25 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     if (!path) co_return co_await send_error(ex, http::status::bad_request, "bad_request", "invalid request path");
 
     std::string host = proxy::normalize_host(req[http::field::host]);
+    auto acrm = req.find("Access-Control-Request-Method");
+    if (acrm != req.end() && cors::is_preflight(ex.method, req.find(http::field::origin) != req.end(), true)) {
+        // A preflight asks about the method it announces: route it as that method, so a
+        // route limited to [GET, POST] still has its preflights answered.
+        const auto* target_route = ex.snap->match(acrm->value(), host, *path);
+        if (target_route && target_route->cors) {
+            ex.route = target_route;
+            ex.cors = target_route->cors.get();
+            co_return co_await answer_preflight(ex);
+        }
+    }
     ex.route = ex.snap->match(ex.method, host, *path);
-    if (!ex.route)
+    if (!ex.route) {
+        // Borrow the CORS policy of the route the path was aiming at, so browser code can
+        // read the 404.
+        if (const auto* near = ex.snap->match_path(*path)) ex.cors = near->cors.get();
         co_return co_await send_error(ex, http::status::not_found, "not_found", "no route matches this request");
-
-    if (ex.route->cors && cors::is_preflight(ex.method, req.find(http::field::origin) != req.end(),
-                                             req.find("Access-Control-Request-Method") != req.end()))
-        co_return co_await answer_preflight(ex);
+    }
+    ex.cors = ex.route->cors.get();
 
     std::shared_ptr<const jwt::Verified> verified;
     if (ex.route->auth) {

@@ -446,3 +446,46 @@ TEST_F(CorsTest, PrivateNetworkPreflight) {
 
 }  // namespace
 }  // namespace authgate::test
+
+namespace authgate::test {
+namespace {
+
+// A route limited to some methods still has its preflights answered: the preflight is
+// routed as the method it announces, not as OPTIONS.
+TEST_F(CorsTest, PreflightOnMethodRestrictedRouteIsAnswered) {
+    auto limited = route("limited", "/limited/");
+    limited.cors = "web";
+    limited.match.methods = {"GET", "POST"};
+    cfg.routes.insert(cfg.routes.begin(), limited);
+    Client c(gw().port());
+    auto r = c.request("OPTIONS", "/limited/x", preflight_headers(kApp, "POST"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204u);
+    EXPECT_EQ(r->header("Access-Control-Allow-Origin"), kApp);
+    // A preflight announcing a method no route takes is not answered as a preflight.
+    auto other = c.request("OPTIONS", "/limited/x", preflight_headers(kApp, "DELETE"));
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, 404u);
+    EXPECT_EQ(backend.requests(), 0u);
+}
+
+// A 404 on a path a policy route covers (wrong method) is readable by browser code.
+TEST_F(CorsTest, NotFoundCarriesTheCorsHeadersOfTheRouteThePathAimedAt) {
+    auto limited = route("limited", "/limited/");
+    limited.cors = "web";
+    limited.match.methods = {"GET"};
+    cfg.routes = {limited};
+    Client c(gw().port());
+    auto r = c.request("DELETE", "/limited/x", {{"Origin", kApp}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404u);
+    EXPECT_EQ(access_control(*r), web_actual(kApp));
+    EXPECT_EQ(vary_count(*r, "Origin"), 1u);
+    auto nowhere = c.request("GET", "/nowhere", {{"Origin", kApp}});
+    ASSERT_TRUE(nowhere);
+    EXPECT_EQ(nowhere->status, 404u);
+    EXPECT_TRUE(access_control(*nowhere).empty());
+}
+
+}  // namespace
+}  // namespace authgate::test

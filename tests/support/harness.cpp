@@ -128,7 +128,7 @@ config::Route route(std::string name, std::string path_prefix, std::string upstr
     return r;
 }
 
-Gateway::Gateway(config::Config cfg) {
+Gateway::Gateway(config::Config cfg, int access_log_fd) {
     config::Diagnostics diag;
     snap_ = proxy::Snapshot::compile(std::move(cfg), diag);
     if (!snap_) {
@@ -138,7 +138,7 @@ Gateway::Gateway(config::Config cfg) {
     }
     static int devnull = ::open("/dev/null", O_WRONLY);
     server::ServerOptions opts;
-    opts.access_log_fd = devnull;
+    opts.access_log_fd = access_log_fd >= 0 ? access_log_fd : devnull;
     server_ = std::make_unique<server::Server>(snap_, opts);
     server_->start();
     port_ = server_->ports().at(0);

@@ -66,7 +66,8 @@ config::Route route(std::string name, std::string path_prefix, std::string upstr
 // The gateway in-process.
 class Gateway {
 public:
-    explicit Gateway(config::Config cfg);
+    // access_log_fd: where access-log lines go (-1 = /dev/null).
+    explicit Gateway(config::Config cfg, int access_log_fd = -1);
     ~Gateway();
     std::uint16_t port() const { return port_; }
     server::Server& server() { return *server_; }
