@@ -12,7 +12,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTHGATE_TESTS=OFF
 FROM debian:12-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libboost-json1.81.0 libboost-url1.81.0 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 ca-certificates \
+      libboost-json1.81.0 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --shell /usr/sbin/nologin authgate
 COPY --from=build /src/build/authgate /src/build/authgate-demo-backend /usr/local/bin/

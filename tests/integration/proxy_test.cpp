@@ -229,7 +229,9 @@ TEST_F(ProxyTest, AmbiguousFramingIs400AndClosed) {
         auto r = c.read_response();
         // The bad chunk size surfaces while streaming: either a 400 or a closed connection,
         // never a forwarded request.
-        if (r) EXPECT_EQ(r->status, 400u);
+        if (r) {
+            EXPECT_EQ(r->status, 400u);
+        }
     }
     {
         Client c(gw().port());
@@ -391,7 +393,13 @@ TEST_F(ProxyTest, HundredMegabytesStreamWithBoundedMemory) {
         EXPECT_EQ(echoed_field(r->body, "body_bytes"), std::to_string(total));
     }
     long grown_mib = (max_rss_kib() - before) / 1024;
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's quarantine keeps freed memory resident, so RSS says nothing about buffering
+    // there; the release build asserts the bound.
+    (void)grown_mib;
+#else
     EXPECT_LT(grown_mib, 40) << "the proxy must stream, not buffer";
+#endif
 }
 
 TEST_F(ProxyTest, GracefulShutdownFinishesInFlightRequest) {

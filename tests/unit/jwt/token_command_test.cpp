@@ -22,12 +22,6 @@ Run run(std::vector<std::string> args) {
     return Run{code, testing::internal::GetCapturedStdout(), testing::internal::GetCapturedStderr()};
 }
 
-boost::json::object payload_of(const std::string& token) {
-    ParsedToken t;
-    EXPECT_EQ(parse_token(token, t), Status::ok);
-    return t.payload;
-}
-
 TEST(TokenCommand, HmacTokenWithClaims) {
     auto r = run({"--alg", "HS256", "--secret", "s3cret", "--kid", "k", "--iss", "https://i", "--aud", "api", "--sub",
                   "bob", "--ttl", "5m", "--claim", "roles=a,b", "--claim-json", "groups=[\"x\",\"y\"]"});
