@@ -538,7 +538,9 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     req.body().more = has_body;
     http::request_serializer<http::buffer_body> sr{req};
     up_tcp.expires_after(t.idle);
-    auto [hwec, hwn] = co_await http::async_write_header(up, sr, nothrow);
+    // A bodiless request goes out whole in one write; otherwise the header goes first.
+    auto [hwec, hwn] = has_body ? co_await http::async_write_header(up, sr, nothrow)
+                                : co_await http::async_write(up, sr, nothrow);
     if (hwec) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
 
     if (has_body && ex.expect_continue) {
@@ -620,14 +622,20 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     if (!upgraded) res.keep_alive(!close_after);
     ex.status = code;
 
-    // 3. Response header down, then the body as it arrives.
+    // 3. Response down. Body bytes that came with the header leave in the same write as the
+    //    header (one send for a small response); later bytes are relayed as they arrive.
     res.body().data = nullptr;
     res.body().size = 0;
     res.body().more = body_follows;
     http::response_serializer<http::buffer_body> rs{res};
-    lowest(stream_).expires_after(t.idle);
-    auto [dwec, dwn] = co_await http::async_write_header(stream_, rs, nothrow);
-    if (dwec) co_return Outcome::done_close;
+    bool header_sent = false;
+    if (upgraded || (body_follows && conn.buffer.size() == 0)) {
+        // Nothing of the body is here yet: the client gets the header now (streams, SSE).
+        lowest(stream_).expires_after(t.idle);
+        auto [dwec, dwn] = co_await http::async_write_header(stream_, rs, nothrow);
+        if (dwec) co_return Outcome::done_close;
+        header_sent = true;
+    }
     if (upgraded) {
         co_await tunnel(up, conn);
         co_return Outcome::done_close;
@@ -639,6 +647,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
         auto [rec, rn] = co_await http::async_read_some(up, conn.buffer, *rp, nothrow);
         if (rec == http::error::need_buffer) rec = {};
         if (rec) {
+            if (!header_sent) co_return Outcome::bad_gateway;  // the client has seen nothing yet
             // Closing is the only honest signal left: a clean end would present a truncated
             // body as complete.
             spdlog::warn("request {}: upstream {} failed mid-response: {}", ex.request_id, ex.upstream, rec.message());
@@ -654,6 +663,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
         auto [wec, wn] = co_await http::async_write(stream_, rs, nothrow);
         if (wec == http::error::need_buffer) wec = {};
         if (wec) co_return Outcome::done_close;
+        header_sent = true;
     }
     if (!rs.is_done()) {
         res.body().data = nullptr;
