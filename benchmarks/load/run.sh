@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# Load benchmark: authgate against nginx and HAProxy 2.6, side by side in one run, each
+# with ONE worker, in front of the same backend (nginx answering a static "ok"), loaded by
+# wrk on 127.0.0.1 only. Reports req/s, p50, p99 and the proxy process's CPU time per
+# request (utime+stime from /proc/PID/stat over the wrk run / requests completed), and the
+# ratio authgate/peer against the project's targets. See benchmarks/README.md.
+#
+# Usage: benchmarks/load/run.sh [--duration 10s] [--connections 50] [--case all|proxy|jwt|cors]
+#                               [--rounds 1] [--warmup 2s] [--tokens 20000] [--no-build]
+set -euo pipefail
+
+DURATION=10s
+CONNECTIONS=50
+CASE=all
+ROUNDS=1
+WARMUP=2s
+TOKENS=20000
+BUILD=1
+usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION="$2"; shift 2 ;;
+    --connections) CONNECTIONS="$2"; shift 2 ;;
+    --case) CASE="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    --tokens) TOKENS="$2"; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "run.sh: unknown argument '$1'" >&2; usage 2 ;;
+  esac
+done
+case "$CASE" in all|proxy|jwt|cors) ;; *) echo "run.sh: --case must be all|proxy|jwt|cors" >&2; exit 2 ;; esac
+
+# "10s" / "2m" / "10" -> seconds (for the bounding timeouts only; wrk gets the string).
+seconds() {
+  local v="$1"
+  case "$v" in
+    *ms) echo 1 ;;
+    *s) echo "${v%s}" ;;
+    *m) echo $(( ${v%m} * 60 )) ;;
+    *h) echo $(( ${v%h} * 3600 )) ;;
+    *) echo "$v" ;;
+  esac
+}
+DUR_S=$(seconds "$DURATION")
+WARM_S=$(seconds "$WARMUP")
+[[ "$DUR_S" =~ ^[0-9]+$ && "$WARM_S" =~ ^[0-9]+$ && "$CONNECTIONS" =~ ^[0-9]+$ && "$ROUNDS" =~ ^[0-9]+$ ]] ||
+  { echo "run.sh: bad --duration/--warmup/--connections/--rounds" >&2; exit 2; }
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$ROOT/benchmarks/load"
+BUILD_DIR="$ROOT/build-bench"
+for tool in wrk nginx haproxy python3 openssl curl; do
+  command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
+  command -v "$tool" >/dev/null || { echo "run.sh: '$tool' not found (deploy/install-deps.sh bench)" >&2; exit 1; }
+done
+
+if [ "$BUILD" = 1 ]; then
+  echo "== building authgate (Release) in build-bench"
+  (cd "$ROOT" && cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTHGATE_TESTS=OFF >/dev/null &&
+     ninja -C build-bench authgate authgate-demo-backend)
+fi
+AUTHGATE="$BUILD_DIR/authgate"
+[ -x "$AUTHGATE" ] || { echo "run.sh: $AUTHGATE missing (drop --no-build)" >&2; exit 1; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-load.XXXXXX")"
+PIDS=()
+NAMES=()
+cleanup() {
+  local i pid n
+  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do
+    pid="${PIDS[$i]}"
+    kill -TERM "$pid" 2>/dev/null || continue
+  done
+  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do
+    pid="${PIDS[$i]}"
+    for (( n=0; n<50; n++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: ${NAMES[$i]} (pid $pid) ignored SIGTERM, killing" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "${KEEP_WORK:-}" ]; then echo "run.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# nginx workers drop to "nobody" when started as root: let them reach their temp dirs.
+chmod 755 "$WORK"
+USER_LINE=""
+[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+
+CLK_TCK=$(getconf CLK_TCK)
+ISS="https://auth.bench.local"
+AUD="bench-api"
+HS_SECRET="$(openssl rand -hex 32)"
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+
+# Free 127.0.0.1 ports, all distinct (held open together while chosen).
+read -r BACKEND_PORT P_NGINX P_HAPROXY P_HS P_RS P_AG_PROXY P_AG_JWT P_AG_CORS_S P_AG_CORS_L < <(python3 - <<'PY'
+import socket
+socks = []
+for _ in range(9):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+)
+
+# render TEMPLATE OUT KEY=VALUE...: replaces @KEY@ with VALUE (values may span lines);
+# a placeholder left unreplaced is an error.
+render() {
+  local tpl="$1" out="$2"; shift 2
+  python3 - "$tpl" "$out" "$@" <<'PY'
+import re, sys
+tpl, out, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
+text = open(tpl).read()
+for p in pairs:
+    k, v = p.split("=", 1)
+    text = text.replace("@" + k + "@", v)
+left = re.findall(r"@[A-Z_]+@", text)
+if left:
+    sys.exit(f"render {tpl}: no value for {sorted(set(left))}")
+open(out, "w").write(text)
+PY
+}
+
+# start NAME PORT CMD...: runs CMD in the background (logs in $WORK/NAME.log), records its
+# PID, and waits (bounded, 10 s) until PORT accepts connections.
+start() {
+  local name="$1" port="$2"; shift 2
+  "$@" >"$WORK/$name.log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid"); NAMES+=("$name")
+  eval "PID_${name//-/_}=$pid"
+  local n
+  for (( n=0; n<100; n++ )); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "run.sh: $name exited during start-up:" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "run.sh: $name not listening on 127.0.0.1:$port after 10 s" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
+}
+pid_of() { local v="PID_${1//-/_}"; echo "${!v}"; }
+
+# CPU clock ticks (utime+stime, all threads) of a process and its direct children (the
+# nginx master's worker); children's exited descendants are not counted.
+ticks_of() {
+  local root="$1" total=0 p s f
+  for p in "$root" $(pgrep -P "$root" || true); do
+    s="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    s="${s##*) }"
+    read -r -a f <<< "$s"
+    total=$(( total + f[11] + f[12] ))
+  done
+  echo "$total"
+}
+
+backend_accepts() {
+  curl -s --max-time 2 "http://127.0.0.1:$BACKEND_PORT/__status" | awk 'NR==3 {print $1}'
+}
+
+# check LABEL EXPECT_STATUS CURL_ARGS...: one request; fails the run on a wrong status.
+check() {
+  local label="$1" want="$2"; shift 2
+  local got
+  got=$(curl -s -o "$WORK/check.body" -D "$WORK/check.headers" -w '%{http_code}' --max-time 5 "$@" || true)
+  if [ "$got" != "$want" ]; then
+    echo "run.sh: sanity check '$label' expected $want, got $got" >&2
+    cat "$WORK/check.headers" "$WORK/check.body" >&2 2>/dev/null || true
+    exit 1
+  fi
+}
+# header_is NAME VALUE: the last checked response had that header value.
+header_is() {
+  local v
+  v=$(tr -d '\r' < "$WORK/check.headers" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" -F': ' 'tolower($1)==n {print $2}' | tail -1)
+  if [ "$v" != "$2" ]; then
+    echo "run.sh: expected response header '$1: $2', got '$v'" >&2; cat "$WORK/check.headers" >&2; exit 1
+  fi
+}
+
+declare -A NEXT_INDEX
+# load CASE SUB PROXY_LABEL PROCESS_NAME URL [--tokens FILE | --lua SCRIPT ARGS] [wrk args...]
+# Warm-up (connections, pools, caches), then the measured wrk run; appends one TSV row.
+#   --tokens FILE   lua/tokens.lua cycling through FILE, continuing where this proxy's
+#                   previous run of the same sub-case stopped (see tokens.lua)
+#   --lua S ARGS    wrk script S with ARGS (one word list) after the URL
+load() {
+  local kase="$1" sub="$2" label="$3" proc="$4" url="$5"; shift 5
+  local pid; pid=$(pid_of "$proc")
+  local args=("$@") tokfile="" script="" sargs="" key="$kase/$sub/$label"
+  if [ "${args[0]:-}" = "--tokens" ]; then tokfile="${args[1]}"; args=("${args[@]:2}"); fi
+  if [ "${args[0]:-}" = "--lua" ]; then script="${args[1]}"; sargs="${args[2]}"; args=("${args[@]:3}"); fi
+  local wrkargs=(-t1 -c"$CONNECTIONS" --timeout 5s)
+  # run_wrk DURATION OUT [--latency]
+  run_wrk() {
+    local d="$1" o="$2" ds; shift 2
+    ds=$(seconds "$d")
+    if [ -n "$tokfile" ]; then
+      timeout -k 5 $((ds + 30)) wrk "${wrkargs[@]}" -d"$d" "$@" "${args[@]}" -s "$HERE/lua/tokens.lua" "$url" \
+        -- "$tokfile" "${NEXT_INDEX[$key]:-0}" > "$o" 2>&1 || return 1
+      NEXT_INDEX[$key]=$(awk '/^next_index/ {print $2}' "$o" | tail -1)
+    elif [ -n "$script" ]; then
+      # shellcheck disable=SC2086  # the script's arguments are a word list
+      timeout -k 5 $((ds + 30)) wrk "${wrkargs[@]}" -d"$d" "$@" "${args[@]}" -s "$script" "$url" -- $sargs > "$o" 2>&1 || return 1
+    else
+      timeout -k 5 $((ds + 30)) wrk "${wrkargs[@]}" -d"$d" "$@" "${args[@]}" "$url" > "$o" 2>&1 || return 1
+    fi
+  }
+  if [ "$WARM_S" -gt 0 ]; then run_wrk "$WARMUP" "$WORK/warm.out" || true; fi
+
+  local load0 acc0 t0 t1 acc1 out="$WORK/wrk-${kase}-${sub}-${label}.out"
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  acc0=$(backend_accepts)
+  t0=$(ticks_of "$pid")
+  run_wrk "$DURATION" "$out" --latency || { echo "run.sh: wrk failed:" >&2; cat "$out" >&2; exit 1; }
+  t1=$(ticks_of "$pid")
+  acc1=$(backend_accepts)
+
+  local reqs rps p50 p99 non2xx sockerr
+  reqs=$(awk '/requests in/ {print $1}' "$out")
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  p50=$(awk '$1=="50%" {print $2}' "$out")
+  p99=$(awk '$1=="99%" {print $2}' "$out")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out"); non2xx=${non2xx:-0}
+  sockerr=$(awk '/Socket errors:/ {gsub(",", ""); print $4+$6+$8+$10}' "$out"); sockerr=${sockerr:-0}
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kase" "$sub" "$label" "$ROUND" "$reqs" "$rps" \
+    "$p50" "$p99" "$((t1 - t0))" "$CLK_TCK" "$non2xx" "$sockerr" "$((acc1 - acc0))" "$load0" >> "$RESULTS"
+  printf '   %-22s %-16s %10s req/s  p50 %-9s p99 %-9s cpu %5.1f us/req  non-2xx %s  errors %s  load %s\n' \
+    "$kase/$sub" "$label" "$rps" "$p50" "$p99" \
+    "$(python3 -c "print(($t1-$t0)*1e6/$CLK_TCK/max(1,$reqs))")" "$non2xx" "$sockerr" "$load0"
+}
+
+# pair ORDERED_LIST...: runs "load" for each spec, alternating the order every round so
+# neither proxy always runs first (drift in the machine's background load cancels out).
+# Each spec is a string of load's arguments separated by '|'.
+pair() {
+  local specs=("$@") r i idx
+  for (( r=1; r<=ROUNDS; r++ )); do
+    ROUND=$r
+    for (( i=0; i<${#specs[@]}; i++ )); do
+      if (( r % 2 == 1 )); then idx=$i; else idx=$(( ${#specs[@]} - 1 - i )); fi
+      local a; IFS="|" read -r -a a <<< "${specs[$idx]}"
+      load "${a[@]}"
+    done
+  done
+}
+
+echo "== load benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'))"
+echo "   wrk -t1 -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP), $ROUNDS round(s), load only on 127.0.0.1"
+echo "   one worker each: authgate server.workers: 1, nginx worker_processes 1, haproxy nbthread 1"
+echo "   access logs OFF for every proxy (authgate log.access_log: false, nginx access_log off, haproxy no log)"
+echo "   backend: nginx, 1 worker, 'return 200 ok' (port $BACKEND_PORT); work dir $WORK"
+echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other processes' CPU is a confounder)"
+
+# ---- backend ---------------------------------------------------------------------------
+mkdir -p "$WORK/backend-nginx-tmp" "$WORK/nginx-proxy-tmp"
+render "$HERE/templates/backend-nginx.conf" "$WORK/backend-nginx.conf" DIR="$WORK" BACKEND_PORT="$BACKEND_PORT" \
+  USER_LINE="$USER_LINE"
+start backend "$BACKEND_PORT" nginx -p "$WORK" -e "$WORK/backend-nginx.startup.log" -c "$WORK/backend-nginx.conf"
+check "backend answers" 200 "http://127.0.0.1:$BACKEND_PORT/"
+
+# ---- keys, tokens, peers ---------------------------------------------------------------
+need_jwt=0; case "$CASE" in all|jwt) need_jwt=1 ;; esac
+need_haproxy=0; case "$CASE" in all|proxy|jwt) need_haproxy=1 ;; esac
+if [ "$need_jwt" = 1 ] || [ "$need_haproxy" = 1 ]; then
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rs-private.pem" 2>/dev/null
+  openssl pkey -in "$WORK/rs-private.pem" -pubout -out "$WORK/rs-public.pem"
+fi
+if [ "$need_haproxy" = 1 ]; then
+  render "$HERE/templates/haproxy.cfg" "$WORK/haproxy.cfg" BACKEND_PORT="$BACKEND_PORT" PORT_PROXY="$P_HAPROXY" \
+    PORT_HS="$P_HS" PORT_RS="$P_RS" HS_SECRET="$HS_SECRET" RS_PUBKEY="$WORK/rs-public.pem" ISS="$ISS" AUD="$AUD"
+  haproxy -c -q -f "$WORK/haproxy.cfg" || { echo "run.sh: haproxy config invalid" >&2; exit 1; }
+  start haproxy "$P_HAPROXY" haproxy -db -f "$WORK/haproxy.cfg"
+fi
+
+# ---- case 1: plain reverse proxy -------------------------------------------------------
+if [ "$CASE" = all ] || [ "$CASE" = proxy ]; then
+  echo "== case proxy: plain reverse proxy, keep-alive upstream (pool of 32 idle)"
+  render "$HERE/templates/nginx-proxy.conf" "$WORK/nginx-proxy.conf" DIR="$WORK" BACKEND_PORT="$BACKEND_PORT" \
+    PORT="$P_NGINX" USER_LINE="$USER_LINE"
+  start nginx "$P_NGINX" nginx -p "$WORK" -e "$WORK/nginx-proxy.startup.log" -c "$WORK/nginx-proxy.conf"
+  render "$HERE/templates/authgate-proxy.yaml" "$WORK/authgate-proxy.yaml" BACKEND_PORT="$BACKEND_PORT" PORT="$P_AG_PROXY"
+  "$AUTHGATE" -c "$WORK/authgate-proxy.yaml" --check >/dev/null
+  start authgate-proxy "$P_AG_PROXY" "$AUTHGATE" -c "$WORK/authgate-proxy.yaml"
+  for p in "$P_AG_PROXY" "$P_NGINX" "$P_HAPROXY"; do check "proxy on $p" 200 "http://127.0.0.1:$p/x"; done
+  pair "proxy|plain|authgate|authgate-proxy|http://127.0.0.1:$P_AG_PROXY/x" \
+       "proxy|plain|nginx|nginx|http://127.0.0.1:$P_NGINX/x" \
+       "proxy|plain|haproxy|haproxy|http://127.0.0.1:$P_HAPROXY/x"
+fi
+
+# ---- case 2: JWT -----------------------------------------------------------------------
+if [ "$need_jwt" = 1 ]; then
+  echo "== case jwt: bearer token verification + iss/aud/exp/sub checks + X-User-Id forwarding"
+  render "$HERE/templates/authgate-jwt.yaml" "$WORK/authgate-jwt.yaml" BACKEND_PORT="$BACKEND_PORT" PORT="$P_AG_JWT" \
+    HS_SECRET="$HS_SECRET" RS_PUBKEY="$WORK/rs-public.pem" ISS="$ISS" AUD="$AUD"
+  "$AUTHGATE" -c "$WORK/authgate-jwt.yaml" --check >/dev/null
+  start authgate-jwt "$P_AG_JWT" "$AUTHGATE" -c "$WORK/authgate-jwt.yaml"
+
+  HS_TOKEN=$("$AUTHGATE" token --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" --sub bench-user --ttl 2h)
+  RS_TOKEN=$("$AUTHGATE" token --alg RS256 --key "$WORK/rs-private.pem" --iss "$ISS" --aud "$AUD" --sub bench-user --ttl 2h)
+  echo "   generating $TOKENS distinct RS256 and HS256 tokens (gen_tokens.py)"
+  python3 "$HERE/gen_tokens.py" --alg RS256 --key "$WORK/rs-private.pem" --iss "$ISS" --aud "$AUD" \
+    --count "$TOKENS" --ttl 7200 --out "$WORK/rs-tokens.txt"
+  python3 "$HERE/gen_tokens.py" --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" \
+    --count "$TOKENS" --ttl 7200 --out "$WORK/hs-tokens.txt"
+  RS_FRESH_SAMPLE=$(sed -n '7p' "$WORK/rs-tokens.txt")
+  HS_FRESH_SAMPLE=$(sed -n '7p' "$WORK/hs-tokens.txt")
+  BAD_HS="${HS_TOKEN%?}A"; [ "$BAD_HS" = "$HS_TOKEN" ] && BAD_HS="${HS_TOKEN%?}B"
+  BAD_RS="${RS_TOKEN%??}AA"
+  EXPIRED_HS=$("$AUTHGATE" token --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" --sub old --ttl -2m 2>/dev/null ||
+               python3 - "$HS_SECRET" "$ISS" "$AUD" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=").decode()
+h = b(b'{"alg":"HS256","typ":"JWT"}')
+p = b(json.dumps({"iss": sys.argv[2], "aud": sys.argv[3], "sub": "old", "exp": int(time.time()) - 120}).encode())
+print(h + "." + p + "." + b(hmac.new(sys.argv[1].encode(), (h + "." + p).encode(), hashlib.sha256).digest()))
+PY
+)
+  WRONG_AUD_HS=$("$AUTHGATE" token --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud other-api --sub x --ttl 1h)
+  # Both gateways: accept good tokens (and forward X-User-Id), reject bad ones.
+  for gw in "authgate:$P_AG_JWT:/hs/x:/rs/x" "haproxy-hs:$P_HS:/x:" "haproxy-rs:$P_RS::/x"; do
+    IFS=: read -r name port hspath rspath <<< "$gw"
+    if [ -n "$hspath" ]; then
+      check "$name HS256 good" 200 -H "Authorization: Bearer $HS_TOKEN" "http://127.0.0.1:$port$hspath"; header_is X-Seen-User bench-user
+      check "$name HS256 fresh" 200 -H "Authorization: Bearer $HS_FRESH_SAMPLE" "http://127.0.0.1:$port$hspath"; header_is X-Seen-User user-6
+      check "$name HS256 no token" 401 "http://127.0.0.1:$port$hspath"
+      check "$name HS256 bad sig" 401 -H "Authorization: Bearer $BAD_HS" "http://127.0.0.1:$port$hspath"
+      check "$name HS256 expired" 401 -H "Authorization: Bearer $EXPIRED_HS" "http://127.0.0.1:$port$hspath"
+      check "$name HS256 wrong aud" 401 -H "Authorization: Bearer $WRONG_AUD_HS" "http://127.0.0.1:$port$hspath"
+      check "$name HS256 given RS256" 401 -H "Authorization: Bearer $RS_TOKEN" "http://127.0.0.1:$port$hspath"
+    fi
+    if [ -n "$rspath" ]; then
+      check "$name RS256 good" 200 -H "Authorization: Bearer $RS_TOKEN" "http://127.0.0.1:$port$rspath"; header_is X-Seen-User bench-user
+      check "$name RS256 fresh" 200 -H "Authorization: Bearer $RS_FRESH_SAMPLE" "http://127.0.0.1:$port$rspath"; header_is X-Seen-User user-6
+      check "$name RS256 bad sig" 401 -H "Authorization: Bearer $BAD_RS" "http://127.0.0.1:$port$rspath"
+      check "$name RS256 given HS256" 401 -H "Authorization: Bearer $HS_TOKEN" "http://127.0.0.1:$port$rspath"
+    fi
+  done
+  echo "   sanity: both gateways accept good tokens (X-User-Id reaches the backend) and reject missing/bad-signature/expired/wrong-aud/wrong-alg ones"
+
+  pair "jwt|hs256|authgate|authgate-jwt|http://127.0.0.1:$P_AG_JWT/hs/x|-H|Authorization: Bearer $HS_TOKEN" \
+       "jwt|hs256|haproxy|haproxy|http://127.0.0.1:$P_HS/x|-H|Authorization: Bearer $HS_TOKEN"
+  pair "jwt|rs256-repeated|authgate|authgate-jwt|http://127.0.0.1:$P_AG_JWT/rs/x|-H|Authorization: Bearer $RS_TOKEN" \
+       "jwt|rs256-repeated|haproxy|haproxy|http://127.0.0.1:$P_RS/x|-H|Authorization: Bearer $RS_TOKEN"
+  pair "jwt|rs256-fresh|authgate|authgate-jwt|http://127.0.0.1:$P_AG_JWT/rs/x|--tokens|$WORK/rs-tokens.txt" \
+       "jwt|rs256-fresh|haproxy|haproxy|http://127.0.0.1:$P_RS/x|--tokens|$WORK/rs-tokens.txt"
+  pair "jwt|hs256-fresh|authgate|authgate-jwt|http://127.0.0.1:$P_AG_JWT/hs/x|--tokens|$WORK/hs-tokens.txt" \
+       "jwt|hs256-fresh|haproxy|haproxy|http://127.0.0.1:$P_HS/x|--tokens|$WORK/hs-tokens.txt"
+fi
+
+# ---- case 3: CORS policy size ----------------------------------------------------------
+if [ "$CASE" = all ] || [ "$CASE" = cors ]; then
+  echo "== case cors: allowed Origin on every request, every other request a preflight; small vs large policy"
+  # Small: 1 exact origin + 1 regex. Large: 1000 exact origins + 20 regexes (the matching
+  # regex last). Requests use the exact origin and 8 origins only the regex allows.
+  python3 - "$WORK" <<'PY'
+import sys
+d = sys.argv[1]
+tenant = r"'^https://tenant-[0-9]+\.example\.com$'"
+with open(d + "/small-origins", "w") as f:
+    f.write("        - https://app.example.com\n")
+with open(d + "/small-regexes", "w") as f:
+    f.write("        - " + tenant + "\n")
+with open(d + "/large-origins", "w") as f:
+    for i in range(499):
+        f.write(f"        - https://shop-{i}.example.org\n")
+    f.write("        - https://app.example.com\n")
+    for i in range(500):
+        f.write(f"        - https://partner-{i}.example.net:8443\n")
+with open(d + "/large-regexes", "w") as f:
+    for i in range(19):
+        f.write(f"        - '^https://[a-z0-9-]+\\.region-{i}\\.example\\.io$'\n")
+    f.write("        - " + tenant + "\n")
+PY
+  for size in small large; do
+    port="$P_AG_CORS_S"; [ "$size" = large ] && port="$P_AG_CORS_L"
+    render "$HERE/templates/authgate-cors.yaml" "$WORK/authgate-cors-$size.yaml" BACKEND_PORT="$BACKEND_PORT" \
+      PORT="$port" ORIGINS="$(cat "$WORK/$size-origins")" REGEXES="$(cat "$WORK/$size-regexes")" \
+      POLICY_NOTE="Policy: $size."
+    "$AUTHGATE" -c "$WORK/authgate-cors-$size.yaml" --check >/dev/null
+    start "authgate-cors-$size" "$port" "$AUTHGATE" -c "$WORK/authgate-cors-$size.yaml"
+    check "cors $size GET" 200 -H "Origin: https://tenant-3.example.com" "http://127.0.0.1:$port/x"
+    header_is Access-Control-Allow-Origin https://tenant-3.example.com
+    check "cors $size preflight" 204 -X OPTIONS -H "Origin: https://app.example.com" \
+      -H "Access-Control-Request-Method: POST" -H "Access-Control-Request-Headers: content-type, authorization" \
+      "http://127.0.0.1:$port/x"
+    header_is Access-Control-Allow-Origin https://app.example.com
+  done
+  ORIGINS=(https://app.example.com)
+  for i in 1 2 3 4 5 6 7 8; do ORIGINS+=("https://tenant-$i.example.com"); done
+  pair "cors|policy|authgate-small|authgate-cors-small|http://127.0.0.1:$P_AG_CORS_S/x|--lua|$HERE/lua/cors.lua|${ORIGINS[*]}" \
+       "cors|policy|authgate-large|authgate-cors-large|http://127.0.0.1:$P_AG_CORS_L/x|--lua|$HERE/lua/cors.lua|${ORIGINS[*]}"
+fi
+
+echo
+python3 "$HERE/report.py" "$RESULTS"
