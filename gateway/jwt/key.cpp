@@ -90,7 +90,30 @@ KeyResult Key::from_secret(std::string_view bytes) {
     key->family_ = KeyFamily::hmac;
     key->secret_.assign(bytes.data(), bytes.size());
     key->bits_ = static_cast<int>(bytes.size() * 8);
+    ossl::Mac mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    static const char* const digests[3] = {"SHA256", "SHA384", "SHA512"};
+    for (std::size_t i = 0; mac && i < 3; ++i) {
+        std::shared_ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(mac.get()), EVP_MAC_CTX_free);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digests[i]), 0),
+            OSSL_PARAM_construct_end()};
+        if (ctx && EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key->secret_.data()),
+                                key->secret_.size(), params) == 1) {
+            key->hmac_[i] = std::move(ctx);
+        } else {
+            ossl::clear_errors();
+        }
+    }
     return KeyResult{key, {}};
+}
+
+const EVP_MAC_CTX* Key::hmac_context(int digest_bytes) const {
+    switch (digest_bytes) {
+        case 32: return hmac_[0].get();
+        case 48: return hmac_[1].get();
+        case 64: return hmac_[2].get();
+        default: return nullptr;
+    }
 }
 
 KeyResult Key::from_pkey(ossl::Pkey pkey) {

@@ -3,6 +3,8 @@
 // Immutable once built; shared by key sets as shared_ptr<const Key>.
 #pragma once
 
+#include <array>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +55,10 @@ public:
 
     EVP_PKEY* pkey() const { return pkey_.get(); }
     const std::string& secret() const { return secret_; }
+    // HMAC keyed with the secret for a digest of 32, 48 or 64 bytes, prepared once at load:
+    // a verification duplicates it instead of fetching and keying HMAC for every token.
+    // Null for non-HMAC keys or when OpenSSL could not prepare it.
+    const EVP_MAC_CTX* hmac_context(int digest_bytes) const;
 
     // Copy with a kid / pinned alg (used when building keys from JWK members).
     KeyPtr with_identity(std::string kid, bool has_kid, std::optional<Algorithm> alg) const;
@@ -67,6 +73,7 @@ private:
     std::optional<Algorithm> alg_;
     std::shared_ptr<EVP_PKEY> pkey_;  // shared so with_identity() copies are cheap
     std::string secret_;
+    std::array<std::shared_ptr<EVP_MAC_CTX>, 3> hmac_;  // SHA-256, SHA-384, SHA-512
 };
 
 }  // namespace authgate::jwt

@@ -19,21 +19,11 @@ struct Digests {
     ossl::Md sha256{EVP_MD_fetch(nullptr, "SHA256", nullptr)};
     ossl::Md sha384{EVP_MD_fetch(nullptr, "SHA384", nullptr)};
     ossl::Md sha512{EVP_MD_fetch(nullptr, "SHA512", nullptr)};
-    ossl::Mac hmac{EVP_MAC_fetch(nullptr, "HMAC", nullptr)};
 };
 
 const Digests& digests() {
     static const Digests d;  // thread-safe one-time fetch
     return d;
-}
-
-const char* digest_name(Algorithm alg) {
-    switch (digest_bytes(alg)) {
-        case 32: return "SHA256";
-        case 48: return "SHA384";
-        case 64: return "SHA512";
-        default: return nullptr;
-    }
 }
 
 enum class Decode { ok, bad_base64, bad_json };
@@ -53,18 +43,15 @@ bool hmac_verify(Algorithm alg, const Key& key, std::string_view input, std::str
     const auto want = static_cast<std::size_t>(digest_bytes(alg));
     // The length of a MAC is public (it follows from alg), so an early exit leaks nothing.
     if (sig.size() != want) return false;
-    const EVP_MAC* mac = digests().hmac.get();
-    if (!mac) return false;
-    ossl::MacCtx ctx(EVP_MAC_CTX_new(const_cast<EVP_MAC*>(mac)));
-    if (!ctx) return false;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_name(alg)), 0),
-        OSSL_PARAM_construct_end()};
+    const EVP_MAC_CTX* prepared = key.hmac_context(static_cast<int>(want));
+    ossl::MacCtx ctx(prepared ? EVP_MAC_CTX_dup(prepared) : nullptr);
+    if (!ctx) {
+        ossl::clear_errors();
+        return false;
+    }
     unsigned char out[EVP_MAX_MD_SIZE];
     std::size_t out_len = 0;
-    const auto* k = reinterpret_cast<const unsigned char*>(key.secret().data());
-    if (EVP_MAC_init(ctx.get(), k, key.secret().size(), params) != 1 ||
-        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1 ||
+    if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(input.data()), input.size()) != 1 ||
         EVP_MAC_final(ctx.get(), out, &out_len, sizeof out) != 1 || out_len != want) {
         ossl::clear_errors();
         return false;

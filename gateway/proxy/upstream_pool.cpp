@@ -38,6 +38,9 @@ const char* to_string(ConnectError e) {
 }
 
 UpstreamConn::UpstreamConn(const asio::any_io_executor& ex, asio::ssl::context* tls) {
+    // Beast sizes each read by the buffer's free capacity (512 bytes when empty): room up
+    // front lets one recv take a whole response header.
+    buffer.reserve(16 * 1024);
     if (tls) {
         tls_.emplace(ex, *tls);
     } else {

@@ -44,7 +44,9 @@ public:
     void begin_shutdown();                                                // on this worker's thread
     void session_ended(SessionList::iterator it);
 
-    asio::io_context ioc{1};
+    // One thread runs it and only that thread touches its sockets and timers, so the reactor
+    // skips per-descriptor locking; posts from other threads (reload, shutdown) stay safe.
+    asio::io_context ioc{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     const std::size_t index;
     std::shared_ptr<const proxy::Snapshot> snapshot;
     proxy::UpstreamPool pool;

@@ -52,14 +52,6 @@ std::string tamper(std::string token) {
 
 Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
-std::uint16_t dead_port() {
-    boost::asio::io_context ioc;
-    tcp::acceptor a(ioc, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-    auto p = a.local_endpoint().port();
-    a.close();
-    return p;
-}
-
 // How many times the backend saw a header (names compared case-insensitively): the echo
 // lists every received header line.
 std::size_t echoed_count(const std::string& body, std::string_view name) {

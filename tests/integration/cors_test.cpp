@@ -21,14 +21,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 const std::string kSecret = "cors-integration-secret-0123456789abcdef";
 const std::string kApp = "https://app.example.com";
 
-std::uint16_t dead_port() {
-    boost::asio::io_context ioc;
-    tcp::acceptor a(ioc, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-    auto p = a.local_endpoint().port();
-    a.close();
-    return p;
-}
-
 std::string token(boost::json::object extra = {}) {
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     boost::json::object p{{"sub", "alice"}, {"iat", now}, {"exp", now + 600}};

@@ -13,15 +13,6 @@ namespace authgate::test {
 namespace {
 using namespace std::chrono_literals;
 
-std::uint16_t dead_port() {
-    // Bind, learn the port, close: nothing listens there afterwards.
-    boost::asio::io_context ioc;
-    tcp::acceptor a(ioc, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-    auto p = a.local_endpoint().port();
-    a.close();
-    return p;
-}
-
 long max_rss_kib() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
@@ -302,6 +293,34 @@ TEST_F(ProxyTest, RefusedUpstreamIs502AndSlowUpstreamIs504) {
     ASSERT_TRUE(r2);
     EXPECT_EQ(r2->status, 504u);
     EXPECT_NE(r2->body.find("gateway_timeout"), std::string::npos);
+}
+
+// An endpoint that never completes the TCP handshake: a listener whose accept queue is
+// full drops further SYNs, so the gateway's connect runs into upstream_connect.
+TEST_F(ProxyTest, ConnectTimeoutIs502) {
+    boost::asio::io_context ioc;
+    tcp::acceptor full(ioc);
+    full.open(tcp::v4());
+    full.bind(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    full.listen(0);
+    std::vector<std::unique_ptr<tcp::socket>> fillers;
+    for (int i = 0; i < 4; ++i) {  // fill the queue; later SYNs get no answer
+        auto s = std::make_unique<tcp::socket>(ioc);
+        s->open(tcp::v4());
+        s->non_blocking(true);
+        boost::system::error_code ignored;
+        s->connect(full.local_endpoint(), ignored);
+        fillers.push_back(std::move(s));
+    }
+    cfg.upstreams[0].endpoints = {{"http", "127.0.0.1", full.local_endpoint().port()}};
+    cfg.server.timeouts.upstream_connect = std::chrono::milliseconds(300);
+    Client c(gw().port());
+    auto start = std::chrono::steady_clock::now();
+    auto r = c.request("GET", "/public/x");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 502u);
+    EXPECT_NE(r->body.find("connect timeout"), std::string::npos) << r->body;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 TEST_F(ProxyTest, RoundRobinSkipsEndpointsThatRefuse) {

@@ -102,6 +102,12 @@ std::uint64_t Backend::requests() {
     return boost::json::parse(r->body).at("requests").to_number<std::uint64_t>();
 }
 
+std::uint16_t dead_port() {
+    asio::io_context ioc;
+    tcp::acceptor a(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    return a.local_endpoint().port();
+}
+
 config::Config base_config(std::uint16_t backend_port, unsigned workers) {
     config::Config cfg;
     cfg.file = "test.yaml";

@@ -59,6 +59,9 @@ private:
     std::uint16_t port_ = 0;
 };
 
+// A loopback port nothing listens on (bound, read, closed).
+std::uint16_t dead_port();
+
 // A minimal config: one listener on 127.0.0.1:0, one upstream, routes added by the test.
 config::Config base_config(std::uint16_t backend_port, unsigned workers = 1);
 config::Route route(std::string name, std::string path_prefix, std::string upstream = "backend");
