@@ -388,6 +388,7 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     ex.cors = ex.route->cors.get();
 
     std::shared_ptr<const jwt::Verified> verified;
+    std::string stripped_query;  // owns the query when strip_token removes a parameter
     if (ex.route->auth) {
         RequestHeaders view(req, query);
         auto out = ex.route->auth->authenticate(view, static_cast<std::int64_t>(std::time(nullptr)),
@@ -441,9 +442,8 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
                 }
                 case Kind::query: {
                     // The token leaves the query string the upstream sees.
-                    static thread_local std::string stripped;
-                    stripped = jwt::remove_query_param(query, out.location->name);
-                    query = stripped;
+                    stripped_query = jwt::remove_query_param(query, out.location->name);
+                    query = stripped_query;
                     break;
                 }
             }
