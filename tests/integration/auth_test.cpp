@@ -131,7 +131,7 @@ private:
     std::filesystem::path path_;
 };
 
-class AuthTest : public ::testing::Test {
+class AuthTest : public GatewayTest {
 protected:
     void SetUp() override {
         cfg = base_config(backend.port());
@@ -166,14 +166,6 @@ protected:
         auto sources = auth_route("sources", "/src/", {"src"});
         cfg.routes = {pub, api, opt, report, admin, orders, sources};
     }
-    Gateway& gw() {
-        if (!gateway) gateway = std::make_unique<Gateway>(cfg);
-        return *gateway;
-    }
-
-    Backend backend;
-    config::Config cfg;
-    std::unique_ptr<Gateway> gateway;
 };
 
 TEST_F(AuthTest, MissingTokenIs401WithBareBearerChallenge) {

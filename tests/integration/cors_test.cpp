@@ -86,7 +86,7 @@ AC web_actual(const std::string& origin) {
             {"access-control-expose-headers", {"X-Request-Id, X-Trace"}}};
 }
 
-class CorsTest : public ::testing::Test {
+class CorsTest : public GatewayTest {
 protected:
     void SetUp() override {
         cfg = base_config(backend.port());
@@ -141,14 +141,6 @@ protected:
             with_cors(route("dead", "/dead/", "dead"), "web"),
         };
     }
-    Gateway& gw() {
-        if (!gateway) gateway = std::make_unique<Gateway>(cfg);
-        return *gateway;
-    }
-
-    Backend backend;
-    config::Config cfg;
-    std::unique_ptr<Gateway> gateway;
 };
 
 TEST_F(CorsTest, PreflightIsAnsweredByTheGatewayWithExactHeaders) {

@@ -19,7 +19,7 @@ long max_rss_kib() {
     return ru.ru_maxrss;
 }
 
-class ProxyTest : public ::testing::Test {
+class ProxyTest : public GatewayTest {
 protected:
     void SetUp() override {
         cfg = base_config(backend.port());
@@ -36,14 +36,6 @@ protected:
         root.match.path = "/exact";
         cfg.routes = {pub, admin, api, posts, hosted, root};
     }
-    Gateway& gw() {
-        if (!gateway) gateway = std::make_unique<Gateway>(cfg);
-        return *gateway;
-    }
-
-    Backend backend;
-    config::Config cfg;
-    std::unique_ptr<Gateway> gateway;
 };
 
 TEST_F(ProxyTest, ForwardsWithForwardingHeadersAndRequestId) {

@@ -16,6 +16,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <gtest/gtest.h>
 
 #include "config/config.h"
 #include "proxy/snapshot.h"
@@ -80,6 +81,19 @@ private:
     std::shared_ptr<const proxy::Snapshot> snap_;
     std::unique_ptr<server::Server> server_;
     std::uint16_t port_ = 0;
+};
+
+// Base fixture: a backend process, a config aimed at it, and the gateway started on first
+// use of gw(), so each test can adjust `cfg` before that.
+class GatewayTest : public ::testing::Test {
+protected:
+    Gateway& gw() {
+        if (!gateway) gateway = std::make_unique<Gateway>(cfg);
+        return *gateway;
+    }
+    Backend backend;
+    config::Config cfg = base_config(backend.port());
+    std::unique_ptr<Gateway> gateway;
 };
 
 struct Response {
