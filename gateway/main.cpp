@@ -56,14 +56,8 @@ int run(const std::string& path) {
         spdlog::error("{}", e.what());
         return 1;
     }
-    server->start();
-    std::string addrs;
-    auto ports = server->ports();
-    for (std::size_t i = 0; i < ports.size(); ++i) {
-        addrs += (i ? ", " : "") + snap->cfg.server.listen[i].host + ":" + std::to_string(ports[i]);
-    }
-    spdlog::info("authgate {} listening on {} ({} routes)", AUTHGATE_VERSION, addrs, snap->routes.size());
-
+    // Handlers first: a signal that arrives once the process has announced itself must
+    // never meet the default action (SIGHUP would kill it).
     boost::asio::io_context control;
     boost::asio::signal_set stop_signals(control, SIGTERM, SIGINT);
     boost::asio::signal_set reload_signal(control, SIGHUP);
@@ -87,6 +81,14 @@ int run(const std::string& path) {
         });
     };
     wait_reload();
+
+    server->start();
+    std::string addrs;
+    auto ports = server->ports();
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+        addrs += (i ? ", " : "") + snap->cfg.server.listen[i].host + ":" + std::to_string(ports[i]);
+    }
+    spdlog::info("authgate {} listening on {} ({} routes)", AUTHGATE_VERSION, addrs, snap->routes.size());
     control.run();
     server->wait();
     spdlog::info("stopped");

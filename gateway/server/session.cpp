@@ -136,6 +136,7 @@ private:
         bad_gateway,       // upstream failed before a response header: answer 502
         gateway_timeout,   // no response header within upstream_response: answer 504
         body_too_large,    // the client's streamed body went over max_body_bytes: answer 413
+        bad_request,       // the client's body framing broke mid-stream: answer 400 and close
     };
     template <class Up>
     asio::awaitable<Outcome> exchange(Exchange& ex, Up& up, proxy::UpstreamConn& conn, bool& reusable);
@@ -512,6 +513,9 @@ asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
             case Outcome::body_too_large:
                 co_return co_await send_error(ex, http::status::payload_too_large, "body_too_large",
                                               "request body larger than max_body_bytes", true);
+            case Outcome::bad_request:
+                co_return co_await send_error(ex, http::status::bad_request, "bad_request",
+                                              "malformed request body framing", true);
             case Outcome::done_keep:
             case Outcome::done_close:
                 if (reusable) w_.pool.release(*ex.snap, std::move(conn));
@@ -556,6 +560,9 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
         auto [rec, rn] = co_await http::async_read_some(stream_, buffer_, ex.parser, nothrow);
         if (rec == http::error::need_buffer) rec = {};
         if (rec == http::error::body_limit) co_return Outcome::body_too_large;
+        if (rec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+            rec != http::error::partial_message && rec != http::error::end_of_stream)
+            co_return Outcome::bad_request;  // e.g. an invalid chunk size
         if (rec) co_return Outcome::done_close;  // client went away mid-body: nothing to answer
         std::size_t got = up_buf_.size() - req.body().size;
         ex.bytes_in += got;

@@ -210,11 +210,10 @@ TEST_F(ProxyTest, AmbiguousFramingIs400AndClosed) {
         Client c(gw().port());
         c.send("POST /public/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n");
         auto r = c.read_response();
-        // The bad chunk size surfaces while streaming: either a 400 or a closed connection,
-        // never a forwarded request.
-        if (r) {
-            EXPECT_EQ(r->status, 400u);
-        }
+        // The bad chunk size surfaces while streaming the body: 400, then close.
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400u);
+        EXPECT_TRUE(c.closed_by_peer());
     }
     {
         Client c(gw().port());
@@ -285,34 +284,6 @@ TEST_F(ProxyTest, RefusedUpstreamIs502AndSlowUpstreamIs504) {
     ASSERT_TRUE(r2);
     EXPECT_EQ(r2->status, 504u);
     EXPECT_NE(r2->body.find("gateway_timeout"), std::string::npos);
-}
-
-// An endpoint that never completes the TCP handshake: a listener whose accept queue is
-// full drops further SYNs, so the gateway's connect runs into upstream_connect.
-TEST_F(ProxyTest, ConnectTimeoutIs502) {
-    boost::asio::io_context ioc;
-    tcp::acceptor full(ioc);
-    full.open(tcp::v4());
-    full.bind(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-    full.listen(0);
-    std::vector<std::unique_ptr<tcp::socket>> fillers;
-    for (int i = 0; i < 4; ++i) {  // fill the queue; later SYNs get no answer
-        auto s = std::make_unique<tcp::socket>(ioc);
-        s->open(tcp::v4());
-        s->non_blocking(true);
-        boost::system::error_code ignored;
-        s->connect(full.local_endpoint(), ignored);
-        fillers.push_back(std::move(s));
-    }
-    cfg.upstreams[0].endpoints = {{"http", "127.0.0.1", full.local_endpoint().port()}};
-    cfg.server.timeouts.upstream_connect = std::chrono::milliseconds(300);
-    Client c(gw().port());
-    auto start = std::chrono::steady_clock::now();
-    auto r = c.request("GET", "/public/x");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 502u);
-    EXPECT_NE(r->body.find("connect timeout"), std::string::npos) << r->body;
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 TEST_F(ProxyTest, RoundRobinSkipsEndpointsThatRefuse) {
