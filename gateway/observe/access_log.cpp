@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <ctime>
 #include <mutex>
+#include <utility>
 
 #include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
@@ -99,18 +100,16 @@ void AccessLog::write(const AccessRecord& r) {
     if (json_) {
         line += "{\"time\":\"";
         format_time(line, r.time);
-        line += "\",\"request_id\":";
-        append_json_string(line, r.request_id);
-        line += ",\"client\":";
-        append_json_string(line, r.client);
-        line += ",\"method\":";
-        append_json_string(line, r.method);
-        line += ",\"path\":";
-        append_json_string(line, r.path);
-        line += ",\"route\":";
-        append_json_string(line, r.route);
-        line += ",\"upstream\":";
-        append_json_string(line, r.upstream);
+        line += '"';
+        const std::pair<const char*, std::string_view> strings[] = {
+            {"request_id", r.request_id}, {"client", r.client}, {"method", r.method},
+            {"path", r.path},             {"route", r.route},   {"upstream", r.upstream}};
+        for (const auto& [name, value] : strings) {
+            line += ",\"";
+            line += name;
+            line += "\":";
+            append_json_string(line, value);
+        }
         line += fmt::format(",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{:.3f},\"auth\":", r.status,
                             r.bytes_in, r.bytes_out, ms);
         append_json_string(line, r.auth);
