@@ -143,7 +143,11 @@ struct JwksFetcher::Impl {
             co_return result;
         }
         beast::ssl_stream<beast::tcp_stream> stream(ex, ssl);
-        if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+        // SNI for host names only: RFC 6066 forbids IP literals there, and strict servers
+        // reject them. host_name_verification checks an IP against the certificate's IP SANs.
+        error_code ip_ec;
+        (void)asio::ip::make_address(url.host, ip_ec);
+        if (ip_ec && !SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
             ERR_clear_error();
             co_return std::string("TLS: cannot set SNI");
         }
