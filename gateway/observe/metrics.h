@@ -1,0 +1,212 @@
+// Counters for /metrics: written by the workers on the request path without locks or
+// allocations, read and summed only when the admin listener is scraped.
+//
+// Layout: one WorkerMetrics per worker thread; only that thread writes it (a relaxed load
+// and store, no read-modify-write), the admin thread reads it with relaxed loads. Route
+// and upstream counters are indexed by a slot that NameSlots hands out per *name*, not per
+// position in the config: a reload that keeps a route's name keeps its counters going, a
+// renamed or new route gets a new slot, a removed one keeps its final values (counters
+// never go backwards). Slots are resolved when a snapshot is installed, off the request
+// path; the cells behind a slot are allocated then and never move or get freed while the
+// Metrics lives, so a scrape can read them while workers write.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "jwt/status.h"
+
+namespace authgate::observe {
+
+// A counter with one writer thread: increments are a plain load and store (no locked
+// instruction on the hot path); any thread may read it.
+class Counter {
+public:
+    void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+// What went wrong talking to an upstream, as the session tells them apart.
+#define AUTHGATE_UPSTREAM_ERROR(X)                                                           \
+    X(connect_refused, "connect_refused")   /* refused or unreachable (every endpoint) */     \
+    X(connect_timeout, "connect_timeout")   /* upstream_connect ran out */                    \
+    X(tls, "tls")                           /* TLS handshake with the upstream failed */      \
+    X(resolve, "resolve")                   /* the endpoint's name did not resolve */         \
+    X(reset, "reset")                       /* closed or reset before a response header */    \
+    X(response_timeout, "response_timeout") /* no response header within upstream_response */ \
+    X(mid_response, "mid_response")         /* failed while the body was being relayed */
+
+enum class UpstreamError {
+#define AUTHGATE_X(name, text) name,
+    AUTHGATE_UPSTREAM_ERROR(AUTHGATE_X)
+#undef AUTHGATE_X
+};
+std::string_view to_string(UpstreamError e);
+
+#define AUTHGATE_X(name, text) +1
+inline constexpr std::size_t kAuthReasons = 0 AUTHGATE_JWT_STATUS(AUTHGATE_X);
+inline constexpr std::size_t kUpstreamErrors = 0 AUTHGATE_UPSTREAM_ERROR(AUTHGATE_X);
+#undef AUTHGATE_X
+// Status codes are counted exactly; 0 = the exchange ended before any response was sent
+// (client went away), and anything outside 100..599 is folded into 0 too.
+inline constexpr std::size_t kStatusCodes = 600;
+// Upper bounds (seconds) of the request duration histogram, +Inf excluded.
+inline constexpr std::array<double, 12> kDurationBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1,   0.25,   0.5,   1.0,  2.5,   10.0};
+
+struct RouteCells {
+    std::array<Counter, kStatusCodes> responses;
+    std::array<Counter, kAuthReasons> denials;      // real 401/403/503 auth outcomes
+    std::array<Counter, kAuthReasons> report_only;  // would-be denials on report_only routes
+    std::array<Counter, kDurationBounds.size() + 1> duration;  // per bucket, not cumulative; last = +Inf
+    Counter duration_sum_us;
+};
+
+struct UpstreamCells {
+    std::array<Counter, kUpstreamErrors> errors;
+};
+
+// Fixed-capacity slot storage that grows in blocks without ever moving a cell.
+template <class Cells>
+class SlotCells {
+public:
+    static constexpr std::size_t kBlock = 16;
+    static constexpr std::size_t kBlocks = 64;
+    static constexpr std::size_t kCapacity = kBlock * kBlocks;
+
+    SlotCells() = default;
+    SlotCells(const SlotCells&) = delete;
+    SlotCells& operator=(const SlotCells&) = delete;
+    ~SlotCells() {
+        for (auto& b : blocks_) delete[] b.load(std::memory_order_relaxed);
+    }
+    // Allocates the block holding `slot` (off the request path, one thread at a time).
+    void ensure(std::uint32_t slot) {
+        auto& b = blocks_[slot / kBlock];
+        if (!b.load(std::memory_order_acquire)) b.store(new Cells[kBlock], std::memory_order_release);
+    }
+    // The cells of a slot that was ensured before; null otherwise.
+    Cells* find(std::uint32_t slot) const {
+        Cells* b = blocks_[slot / kBlock].load(std::memory_order_acquire);
+        return b ? b + slot % kBlock : nullptr;
+    }
+
+private:
+    std::array<std::atomic<Cells*>, kBlocks> blocks_{};
+};
+
+// Name -> slot, append-only. Only used when a snapshot is installed and when scraping.
+class NameSlots {
+public:
+    // The slot of a name, new if unseen. When all slots are taken further names share the
+    // last one, labelled "_other", so a long run of reloads cannot grow memory without bound.
+    std::uint32_t slot(std::string_view name);
+    // Every name by slot.
+    std::vector<std::string> names() const;
+    std::size_t capacity() const { return SlotCells<RouteCells>::kCapacity; }
+
+private:
+    mutable std::mutex mu_;
+    std::vector<std::string> names_;
+    std::unordered_map<std::string, std::uint32_t> index_;
+};
+
+// One worker's counters. Only that worker's thread calls the mutating members.
+class WorkerMetrics {
+public:
+    void response(std::uint32_t route_slot, unsigned code, std::chrono::microseconds duration) {
+        RouteCells& c = *routes_.find(route_slot);
+        c.responses[code < kStatusCodes && code >= 100 ? code : 0].add();
+        const double s = static_cast<double>(duration.count()) / 1e6;
+        std::size_t b = 0;
+        while (b < kDurationBounds.size() && s > kDurationBounds[b]) ++b;
+        c.duration[b].add();
+        c.duration_sum_us.add(static_cast<std::uint64_t>(duration.count() < 0 ? 0 : duration.count()));
+    }
+    void auth_denied(std::uint32_t route_slot, jwt::Status why) {
+        routes_.find(route_slot)->denials[static_cast<std::size_t>(why)].add();
+    }
+    void auth_report_only(std::uint32_t route_slot, jwt::Status why) {
+        routes_.find(route_slot)->report_only[static_cast<std::size_t>(why)].add();
+    }
+    void upstream_error(std::uint32_t upstream_slot, UpstreamError e) {
+        upstreams_.find(upstream_slot)->errors[static_cast<std::size_t>(e)].add();
+    }
+
+    SlotCells<RouteCells>& routes() { return routes_; }
+    SlotCells<UpstreamCells>& upstreams() { return upstreams_; }
+    const SlotCells<RouteCells>& routes() const { return routes_; }
+    const SlotCells<UpstreamCells>& upstreams() const { return upstreams_; }
+
+private:
+    SlotCells<RouteCells> routes_;
+    SlotCells<UpstreamCells> upstreams_;
+};
+
+// The slots of one compiled config, by route and upstream position.
+struct SnapshotSlots {
+    std::uint64_t snapshot_id = 0;
+    std::vector<std::uint32_t> routes;
+    std::vector<std::uint32_t> upstreams;
+};
+
+// What a scrape reports besides the counters.
+struct ProviderState {
+    std::string name;
+    bool jwks_url = false;
+    bool has_keys = false;  // a jwks_url provider has obtained keys at least once
+    std::uint64_t fetch_successes = 0;
+    std::uint64_t fetch_failures = 0;
+};
+struct ScrapeState {
+    std::uint64_t connections_active = 0;
+    bool draining = false;
+    std::vector<ProviderState> providers;
+};
+
+// Every worker's counters plus the process-wide ones. Owned by the server.
+class Metrics {
+public:
+    static constexpr std::uint32_t kNoRoute = 0;  // requests answered before a route matched
+
+    explicit Metrics(std::size_t workers);
+    WorkerMetrics& worker(std::size_t i) { return *workers_[i]; }
+    std::size_t workers() const { return workers_.size(); }
+
+    // Slots for a config's route and upstream names, with their cells allocated in every
+    // worker. Called before the snapshot reaches any worker.
+    SnapshotSlots resolve(std::uint64_t snapshot_id, const std::vector<std::string>& routes,
+                          const std::vector<std::string>& upstreams);
+    // Slow path for a request that outlived two reloads: slot by name (cells already exist).
+    std::uint32_t route_slot(std::string_view name) { return route_names_.slot(name); }
+    std::uint32_t upstream_slot(std::string_view name) { return upstream_names_.slot(name); }
+
+    // Written by the thread that reloads the config.
+    Counter reloads_ok;
+    Counter reloads_failed;
+
+    // Prometheus text exposition format 0.0.4.
+    std::string render(const ScrapeState& state) const;
+
+private:
+    std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+    NameSlots route_names_;
+    NameSlots upstream_names_;
+    std::mutex resolve_mu_;
+};
+
+// Appends a Prometheus label value with \, " and newline escaped.
+void append_label_value(std::string& out, std::string_view v);
+
+}  // namespace authgate::observe

@@ -1,0 +1,191 @@
+// Metrics: per-worker counters summed at scrape time, name-keyed slots that survive a
+// reload, and the Prometheus text exposition format.
+#include "observe/metrics.h"
+
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace authgate::observe {
+namespace {
+using namespace std::chrono_literals;
+
+// Every line of the exposition that starts with `prefix`.
+std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(prefix, 0) == 0) out.push_back(line);
+    }
+    return out;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+    return !lines_starting(text, line).empty() &&
+           lines_starting(text, line).front().size() == line.size();
+}
+
+TEST(Metrics, SumsEveryWorkerAtScrapeTime) {
+    Metrics m(3);
+    auto slots = m.resolve(1, {"api", "public"}, {"backend"});
+    ASSERT_EQ(slots.routes.size(), 2u);
+    m.worker(0).response(slots.routes[0], 200, 1ms);
+    m.worker(1).response(slots.routes[0], 200, 1ms);
+    m.worker(2).response(slots.routes[0], 200, 1ms);
+    m.worker(2).response(slots.routes[0], 404, 1ms);
+    m.worker(1).response(slots.routes[1], 502, 1ms);
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"api\",code=\"200\"} 3")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"api\",code=\"404\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"public\",code=\"502\"} 1")) << text;
+    // Series that never happened are not invented.
+    EXPECT_TRUE(lines_starting(text, "authgate_requests_total{route=\"public\",code=\"200\"}").empty());
+}
+
+TEST(Metrics, EveryFamilyHasHelpAndType) {
+    Metrics m(1);
+    auto text = m.render({});
+    for (const char* name :
+         {"authgate_requests_total", "authgate_request_duration_seconds", "authgate_auth_denials_total",
+          "authgate_auth_report_only_total", "authgate_upstream_errors_total", "authgate_connections_active",
+          "authgate_config_reloads_total", "authgate_jwks_fetches_total", "authgate_jwks_keys_available"}) {
+        EXPECT_EQ(lines_starting(text, std::string("# HELP ") + name + " ").size(), 1u) << name;
+        EXPECT_EQ(lines_starting(text, std::string("# TYPE ") + name + " ").size(), 1u) << name;
+    }
+    EXPECT_TRUE(has_line(text, "# TYPE authgate_request_duration_seconds histogram"));
+    EXPECT_TRUE(has_line(text, "# TYPE authgate_requests_total counter"));
+    EXPECT_TRUE(has_line(text, "# TYPE authgate_connections_active gauge"));
+    EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(Metrics, UnroutedRequestsAndOddCodesHaveTheirOwnLabels) {
+    Metrics m(1);
+    m.worker(0).response(Metrics::kNoRoute, 404, 1ms);
+    m.worker(0).response(Metrics::kNoRoute, 0, 1ms);    // client left before any response
+    m.worker(0).response(Metrics::kNoRoute, 999, 1ms);  // out of range: folded into 0
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"\",code=\"404\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"\",code=\"0\"} 2")) << text;
+}
+
+TEST(Metrics, AuthDenialsAndReportOnlyUseTheStableReasonStrings) {
+    Metrics m(2);
+    auto slots = m.resolve(1, {"api", "shadow"}, {});
+    m.worker(0).auth_denied(slots.routes[0], jwt::Status::token_expired);
+    m.worker(1).auth_denied(slots.routes[0], jwt::Status::token_expired);
+    m.worker(1).auth_denied(slots.routes[0], jwt::Status::token_missing);
+    m.worker(0).auth_report_only(slots.routes[1], jwt::Status::signature_invalid);
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_auth_denials_total{route=\"api\",reason=\"token expired\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_auth_denials_total{route=\"api\",reason=\"token missing\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_auth_report_only_total{route=\"shadow\",reason=\"signature invalid\"} 1"))
+        << text;
+    EXPECT_TRUE(lines_starting(text, "authgate_auth_denials_total{route=\"shadow\"").empty()) << text;
+}
+
+TEST(Metrics, UpstreamErrorsByKind) {
+    Metrics m(2);
+    auto slots = m.resolve(1, {"api"}, {"legacy", "other"});
+    m.worker(0).upstream_error(slots.upstreams[0], UpstreamError::connect_refused);
+    m.worker(1).upstream_error(slots.upstreams[0], UpstreamError::connect_refused);
+    m.worker(1).upstream_error(slots.upstreams[1], UpstreamError::response_timeout);
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_upstream_errors_total{upstream=\"legacy\",kind=\"connect_refused\"} 2"))
+        << text;
+    EXPECT_TRUE(has_line(text, "authgate_upstream_errors_total{upstream=\"other\",kind=\"response_timeout\"} 1"))
+        << text;
+}
+
+TEST(Metrics, HistogramBucketsAreCumulativeWithSumAndCount) {
+    Metrics m(2);
+    auto slots = m.resolve(1, {"api"}, {});
+    m.worker(0).response(slots.routes[0], 200, 500us);   // <= 0.001
+    m.worker(1).response(slots.routes[0], 200, 3ms);     // <= 0.005
+    m.worker(1).response(slots.routes[0], 200, 20s);     // +Inf
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"0.001\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"0.0025\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"0.005\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"10\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"+Inf\"} 3")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_count{route=\"api\"} 3")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_sum{route=\"api\"} 20.0035")) << text;
+    EXPECT_EQ(lines_starting(text, "authgate_request_duration_seconds_bucket{route=\"api\"").size(),
+              kDurationBounds.size() + 1);
+}
+
+TEST(Metrics, SlotsAreKeyedByNameSoReloadsKeepCounting) {
+    Metrics m(1);
+    auto first = m.resolve(1, {"a", "b"}, {"up"});
+    m.worker(0).response(first.routes[1], 200, 1ms);
+    // The reload reorders the routes, drops "a" and adds "c".
+    auto second = m.resolve(2, {"c", "b"}, {"up"});
+    EXPECT_EQ(second.routes[1], first.routes[1]);
+    EXPECT_NE(second.routes[0], first.routes[0]);
+    EXPECT_EQ(second.upstreams[0], first.upstreams[0]);
+    m.worker(0).response(second.routes[1], 200, 1ms);
+    m.worker(0).response(first.routes[0], 200, 1ms);  // a request that started before the reload
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"b\",code=\"200\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"a\",code=\"200\"} 1")) << text;
+    EXPECT_EQ(m.route_slot("b"), first.routes[1]);
+}
+
+TEST(Metrics, TooManyNamesShareTheOtherSlot) {
+    NameSlots slots;
+    std::uint32_t last = 0;
+    for (std::size_t i = 0; i < slots.capacity() + 10; ++i) last = slots.slot("r" + std::to_string(i));
+    EXPECT_EQ(last, slots.capacity() - 1);
+    EXPECT_EQ(slots.names().size(), slots.capacity());
+    EXPECT_EQ(slots.names().back(), "_other");
+    EXPECT_EQ(slots.slot("r0"), 0u);  // earlier names keep theirs
+}
+
+TEST(Metrics, LabelValuesAreEscaped) {
+    Metrics m(1);
+    auto slots = m.resolve(1, {"we\"ird\\name\nx"}, {});
+    m.worker(0).response(slots.routes[0], 200, 1ms);
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"we\\\"ird\\\\name\\nx\",code=\"200\"} 1")) << text;
+}
+
+TEST(Metrics, GaugesReloadsAndProviders) {
+    Metrics m(1);
+    m.reloads_ok.add();
+    m.reloads_ok.add();
+    m.reloads_failed.add();
+    ScrapeState st;
+    st.connections_active = 7;
+    st.providers.push_back({"corp", true, false, 0, 3});
+    st.providers.push_back({"static", false, true, 0, 0});
+    auto text = m.render(st);
+    EXPECT_TRUE(has_line(text, "authgate_connections_active 7")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_config_reloads_total{result=\"success\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_config_reloads_total{result=\"failure\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_jwks_keys_available{provider=\"corp\"} 0")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_jwks_fetches_total{provider=\"corp\",result=\"failure\"} 3")) << text;
+    EXPECT_TRUE(lines_starting(text, "authgate_jwks_keys_available{provider=\"static\"").empty()) << text;
+}
+
+// A scrape while the workers count: each worker's own counter only grows, and the total
+// read at the end is exact. (ThreadSanitizer-clean by construction: atomics only.)
+TEST(Metrics, ScrapingWhileWorkersCountIsSafe) {
+    Metrics m(2);
+    auto slots = m.resolve(1, {"api"}, {});
+    constexpr int kPerWorker = 20000;
+    std::vector<std::thread> threads;
+    for (std::size_t w = 0; w < 2; ++w) {
+        threads.emplace_back([&, w] {
+            for (int i = 0; i < kPerWorker; ++i) m.worker(w).response(slots.routes[0], 200, 1ms);
+        });
+    }
+    for (int i = 0; i < 20; ++i) (void)m.render({});
+    for (auto& t : threads) t.join();
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_requests_total{route=\"api\",code=\"200\"} " + std::to_string(2 * kPerWorker)))
+        << text;
+}
+
+}  // namespace
+}  // namespace authgate::observe
