@@ -76,6 +76,7 @@ int run(const std::string& path) {
                 spdlog::info("configuration reloaded from {}", path);
             } else {
                 spdlog::error("reload of {} failed; keeping the running configuration", path);
+                server->reload_failed();
             }
             wait_reload();
         });
@@ -89,6 +90,8 @@ int run(const std::string& path) {
         addrs += (i ? ", " : "") + snap->cfg.server.listen[i].host + ":" + std::to_string(ports[i]);
     }
     spdlog::info("authgate {} listening on {} ({} routes)", AUTHGATE_VERSION, addrs, snap->routes.size());
+    if (auto admin = server->admin_port())
+        spdlog::info("admin listener on {}:{} (/healthz, /readyz, /metrics)", snap->cfg.admin->listen.host, *admin);
     control.run();
     server->wait();
     spdlog::info("stopped");

@@ -52,6 +52,10 @@ std::shared_ptr<const Provider> ProviderSet::find(std::string_view name) const {
     return nullptr;
 }
 
+std::vector<std::shared_ptr<const Provider>> ProviderSet::providers() const {
+    return {impl_->providers.begin(), impl_->providers.end()};
+}
+
 const std::vector<std::string>& ProviderSet::identity_headers() const { return impl_->identity_headers; }
 
 void ProviderSet::start() {

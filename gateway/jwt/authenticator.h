@@ -64,6 +64,8 @@ public:
     static std::shared_ptr<ProviderSet> create(const config::Jwt& jwt, config::Diagnostics& diag);
     ~ProviderSet();
     std::shared_ptr<const Provider> find(std::string_view name) const;
+    // Every provider in config order, read-only (readiness and metrics of the admin listener).
+    std::vector<std::shared_ptr<const Provider>> providers() const;
     // Every forward_claims header and forward_payload_header of every provider, lower case:
     // the proxy removes them from every client request.
     const std::vector<std::string>& identity_headers() const;

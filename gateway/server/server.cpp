@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -13,7 +14,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "jwt/provider.h"
 #include "jwt/token_cache.h"
+#include "server/admin_server.h"
 #include "server/worker.h"
 
 namespace authgate::server {
@@ -26,8 +29,8 @@ constexpr std::string_view kOverloaded =
     "Content-Length: 71\r\n\r\n{\"error\":\"overloaded\",\"error_description\":\"too many open connections\"}\n";
 }  // namespace
 
-Worker::Worker(std::size_t idx, std::shared_ptr<const proxy::Snapshot> snap, const ServerOptions& options,
-               std::atomic<std::size_t>& active)
+Worker::Worker(std::size_t idx, std::shared_ptr<const proxy::Snapshot> snap, observe::SnapshotSlots slots,
+               const ServerOptions& options, std::atomic<std::size_t>& active, observe::Metrics& all_metrics)
     : index(idx),
       snapshot(std::move(snap)),
       pool(ioc.get_executor()),
@@ -35,7 +38,10 @@ Worker::Worker(std::size_t idx, std::shared_ptr<const proxy::Snapshot> snap, con
       origin_cache(cors::make_origin_cache(cors::OriginCache::kDefaultMaxEntries)),
       rng(std::random_device{}()),
       access_log(options.access_log_fd, snapshot->cfg.log.format == "json"),
+      metrics(all_metrics.worker(idx)),
       active_connections(active),
+      all_metrics_(all_metrics),
+      slots_(std::move(slots)),
       housekeeping_timer_(ioc),
       drain_timer_(ioc) {}
 
@@ -93,8 +99,11 @@ void Worker::housekeeping() {
     });
 }
 
-void Worker::set_snapshot(std::shared_ptr<const proxy::Snapshot> snap) {
+void Worker::set_snapshot(std::shared_ptr<const proxy::Snapshot> snap, observe::SnapshotSlots slots) {
     snapshot = std::move(snap);
+    // Requests still running under the old snapshot find their slots here.
+    previous_slots_ = std::move(slots_);
+    slots_ = std::move(slots);
     // Cached verdicts were made under the old keys and policies.
     token_cache = jwt::make_token_cache(snapshot->cfg.jwt.cache_max_entries);
     if (origin_cache) origin_cache->clear();
@@ -127,20 +136,77 @@ void Worker::begin_shutdown() {
 }
 
 struct Server::Impl {
+    explicit Impl(std::size_t workers) : metrics(workers) {}
+
+    observe::SnapshotSlots resolve_slots(const proxy::Snapshot& snap) {
+        std::vector<std::string> routes, upstreams;
+        for (const auto& r : snap.routes) routes.push_back(r.cfg->name);
+        for (const auto& u : snap.upstreams) upstreams.push_back(u.cfg->name);
+        return metrics.resolve(snap.id, routes, upstreams);
+    }
+    std::shared_ptr<const proxy::Snapshot> current() const {
+        std::lock_guard lock(snapshot_mu);
+        return snapshot;
+    }
+    AdminServer::Readiness readiness() const;
+    std::string render_metrics() const;
+
+    mutable std::mutex snapshot_mu;  // the main thread swaps it, the admin thread reads it
     std::shared_ptr<const proxy::Snapshot> snapshot;
+    observe::Metrics metrics;
     std::vector<std::unique_ptr<Worker>> workers;
     std::vector<std::thread> threads;
     std::vector<std::uint16_t> ports;
     std::atomic<std::size_t> active{0};
+    std::atomic<bool> draining{false};
+    std::unique_ptr<AdminServer> admin;
 };
 
-Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions options) : impl_(new Impl) {
-    impl_->snapshot = snapshot;
+AdminServer::Readiness Server::Impl::readiness() const {
+    if (draining.load()) return {false, "draining after a stop signal"};
+    auto snap = current();
+    std::string missing;
+    if (snap->providers) {
+        for (const auto& p : snap->providers->providers()) {
+            if (p->has_jwks_url() && !p->ever_fetched())
+                missing += (missing.empty() ? "" : ", ") + ("'" + p->name() + "'");
+        }
+    }
+    if (!missing.empty()) return {false, "jwt provider(s) " + missing + " have not obtained keys from their jwks_url yet"};
+    return {};
+}
+
+std::string Server::Impl::render_metrics() const {
+    observe::ScrapeState state;
+    state.connections_active = active.load(std::memory_order_relaxed);
+    state.draining = draining.load();
+    auto snap = current();
+    if (snap->providers) {
+        for (const auto& p : snap->providers->providers()) {
+            observe::ProviderState ps;
+            ps.name = p->name();
+            ps.jwks_url = p->has_jwks_url();
+            ps.has_keys = p->ever_fetched();
+            if (ps.jwks_url) {
+                auto st = p->jwks_stats();
+                ps.fetch_successes = st.successes;
+                ps.fetch_failures = st.failures;
+            }
+            state.providers.push_back(std::move(ps));
+        }
+    }
+    return metrics.render(state);
+}
+
+Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions options) {
     const auto& cfg = snapshot->cfg;
     unsigned n = cfg.server.workers ? cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
+    impl_ = std::make_unique<Impl>(n);
+    impl_->snapshot = snapshot;
+    const auto slots = impl_->resolve_slots(*snapshot);
     for (unsigned i = 0; i < n; ++i)
-        impl_->workers.push_back(std::make_unique<Worker>(i, snapshot, options, impl_->active));
-
+        impl_->workers.push_back(
+            std::make_unique<Worker>(i, snapshot, slots, options, impl_->active, impl_->metrics));
     // Every worker gets its own acceptor on each address (SO_REUSEPORT): the kernel spreads
     // connections and no accept lock is shared. Port 0 resolves once, on the first bind.
     for (const auto& listen : cfg.server.listen) {
@@ -163,6 +229,15 @@ Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions op
         }
         impl_->ports.push_back(ep.port());
     }
+    if (cfg.admin) {
+        AdminServer::Options ao;
+        ao.header_timeout = cfg.server.timeouts.header;
+        ao.idle_timeout = cfg.server.timeouts.idle;
+        Impl* impl = impl_.get();
+        impl_->admin = std::make_unique<AdminServer>(
+            cfg.admin->listen,
+            AdminServer::Handlers{[impl] { return impl->readiness(); }, [impl] { return impl->render_metrics(); }}, ao);
+    }
 }
 
 Server::~Server() {
@@ -172,6 +247,7 @@ Server::~Server() {
 
 void Server::start() {
     if (impl_->snapshot->providers) impl_->snapshot->providers->start();
+    if (impl_->admin) impl_->admin->start();
     for (auto& w : impl_->workers) {
         Worker* wp = w.get();
         impl_->threads.emplace_back([wp] {
@@ -186,14 +262,36 @@ std::vector<std::uint16_t> Server::ports() const { return impl_->ports; }
 
 void Server::reload(std::shared_ptr<const proxy::Snapshot> snapshot) {
     if (snapshot->providers) snapshot->providers->start();
-    impl_->snapshot = snapshot;
+    {
+        // Listeners are bound once, at start; say so rather than silently keep the old one.
+        const auto& was = impl_->current()->cfg.admin;
+        const auto& now = snapshot->cfg.admin;
+        if (was.has_value() != now.has_value() ||
+            (was && (was->listen.host != now->listen.host || was->listen.port != now->listen.port)))
+            spdlog::warn("admin.listen changed: it takes effect at the next restart");
+    }
+    // Slots and their cells exist before any worker can count against them.
+    const auto slots = impl_->resolve_slots(*snapshot);
+    {
+        std::lock_guard lock(impl_->snapshot_mu);
+        impl_->snapshot = snapshot;
+    }
     for (auto& w : impl_->workers) {
         Worker* wp = w.get();
-        asio::post(wp->ioc, [wp, snapshot] { wp->set_snapshot(snapshot); });
+        asio::post(wp->ioc, [wp, snapshot, slots] { wp->set_snapshot(snapshot, slots); });
     }
+    impl_->metrics.reloads_ok.add();
+}
+
+void Server::reload_failed() { impl_->metrics.reloads_failed.add(); }
+
+std::optional<std::uint16_t> Server::admin_port() const {
+    if (!impl_->admin) return std::nullopt;
+    return impl_->admin->port();
 }
 
 void Server::shutdown() {
+    impl_->draining.store(true);  // /readyz answers 503 from now on
     for (auto& w : impl_->workers) {
         Worker* wp = w.get();
         asio::post(wp->ioc, [wp] { wp->begin_shutdown(); });
@@ -205,7 +303,10 @@ void Server::wait() {
         if (t.joinable()) t.join();
     }
     impl_->threads.clear();
-    if (impl_->snapshot && impl_->snapshot->providers) impl_->snapshot->providers->stop();
+    // The admin listener outlives the drain so /readyz can say so.
+    if (impl_->admin) impl_->admin->stop();
+    auto snap = impl_->current();
+    if (snap && snap->providers) snap->providers->stop();
 }
 
 std::size_t Server::active_connections() const { return impl_->active.load(); }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,14 @@ public:
 
     void start();                       // starts the worker threads
     std::vector<std::uint16_t> ports() const;  // bound port of each listen address, in config order
+    // Bound port of the `admin:` listener (GET /healthz, /readyz, /metrics), if configured.
+    // It is bound with the others and serves from start() until wait() has drained the workers.
+    std::optional<std::uint16_t> admin_port() const;
 
-    // Installs a new snapshot: requests already running keep theirs.
+    // Installs a new snapshot: requests already running keep theirs. Counted as a
+    // successful reload in /metrics; reload_failed() counts one that did not compile.
     void reload(std::shared_ptr<const proxy::Snapshot> snapshot);
+    void reload_failed();
 
     // Stops accepting, closes idle connections, lets in-flight requests finish within the
     // snapshot's shutdown budget, then stops the workers. Safe from any thread; returns at once.

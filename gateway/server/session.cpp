@@ -93,6 +93,17 @@ void split_target(std::string_view target, std::string_view& path, std::string_v
     query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 
+observe::UpstreamError connect_error_kind(proxy::ConnectError e) {
+    switch (e) {
+        case proxy::ConnectError::timeout: return observe::UpstreamError::connect_timeout;
+        case proxy::ConnectError::tls: return observe::UpstreamError::tls;
+        case proxy::ConnectError::resolve: return observe::UpstreamError::resolve;
+        case proxy::ConnectError::none:
+        case proxy::ConnectError::refused: break;
+    }
+    return observe::UpstreamError::connect_refused;
+}
+
 // Everything about one request/response exchange that the access log and the error
 // responses need.
 struct Exchange {
@@ -153,6 +164,9 @@ private:
     asio::awaitable<bool> reject_bad_header(Exchange& ex, const boost::system::error_code& ec);
     void add_cors(Exchange& ex, http::fields& fields);
     void log(const Exchange& ex);
+    void upstream_failed(const Exchange& ex, observe::UpstreamError kind) {
+        w_.metrics.upstream_error(w_.upstream_slot(*ex.snap, ex.route->upstream), kind);
+    }
     asio::awaitable<void> close();
 
     Worker& w_;
@@ -227,6 +241,8 @@ void Session<Stream>::add_cors(Exchange& ex, http::fields& fields) {
 
 template <class Stream>
 void Session<Stream>::log(const Exchange& ex) {
+    const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.start);
+    w_.metrics.response(w_.route_slot(*ex.snap, ex.route), ex.status, duration);
     if (!ex.snap->cfg.log.access_log) return;
     observe::AccessRecord r;
     r.time = std::chrono::system_clock::now();
@@ -239,7 +255,7 @@ void Session<Stream>::log(const Exchange& ex) {
     r.status = ex.status;
     r.bytes_in = ex.bytes_in;
     r.bytes_out = ex.bytes_out;
-    r.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.start);
+    r.duration = duration;
     r.auth = ex.auth;
     w_.access_log.write(r);
 }
@@ -396,6 +412,7 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
                                                 w_.token_cache.get());
         ex.auth = jwt::to_string(out.status);
         using Action = jwt::AuthOutcome::Action;
+        if (out.action != Action::forward) w_.metrics.auth_denied(w_.route_slot(*ex.snap, ex.route), out.status);
         switch (out.action) {
             case Action::deny_401: {
                 std::string challenge = "Bearer realm=\"authgate\"";
@@ -427,9 +444,11 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
             case Action::forward:
                 break;
         }
-        if (out.report_only_denial)
+        if (out.report_only_denial) {
+            w_.metrics.auth_report_only(w_.route_slot(*ex.snap, ex.route), out.status);
             spdlog::warn("report_only: request {} on route '{}' would be denied: {}", ex.request_id,
                          ex.route->cfg->name, ex.auth);
+        }
         verified = std::move(out.verified);
         if (out.strip_token && out.location) {
             using Kind = config::TokenSource::Kind;
@@ -493,6 +512,7 @@ asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
         if (!conn) {
             spdlog::warn("request {}: upstream '{}' unavailable: {}", ex.request_id, ex.route->cfg->upstream,
                          proxy::to_string(err));
+            upstream_failed(ex, connect_error_kind(err));
             co_return co_await send_error(ex, http::status::bad_gateway, "bad_gateway",
                                           std::string("upstream unavailable: ") + proxy::to_string(err));
         }
@@ -505,9 +525,11 @@ asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
                 if (attempt == 0 && !has_body) continue;
                 [[fallthrough]];
             case Outcome::bad_gateway:
+                upstream_failed(ex, observe::UpstreamError::reset);
                 co_return co_await send_error(ex, http::status::bad_gateway, "bad_gateway",
                                               "upstream closed the connection before responding", has_body);
             case Outcome::gateway_timeout:
+                upstream_failed(ex, observe::UpstreamError::response_timeout);
                 co_return co_await send_error(ex, http::status::gateway_timeout, "gateway_timeout",
                                               "upstream did not respond in time", true);
             case Outcome::body_too_large:
@@ -658,6 +680,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
             // Closing is the only honest signal left: a clean end would present a truncated
             // body as complete.
             spdlog::warn("request {}: upstream {} failed mid-response: {}", ex.request_id, ex.upstream, rec.message());
+            upstream_failed(ex, observe::UpstreamError::mid_response);
             co_return Outcome::done_close;
         }
         std::size_t got = down_buf_.size() - res.body().size;

@@ -15,6 +15,7 @@
 #include "cors/origin_cache.h"
 #include "jwt/authenticator.h"
 #include "observe/access_log.h"
+#include "observe/metrics.h"
 #include "proxy/snapshot.h"
 #include "proxy/upstream_pool.h"
 #include "server/server.h"
@@ -27,8 +28,8 @@ using tcp = asio::ip::tcp;
 
 class Worker {
 public:
-    Worker(std::size_t index, std::shared_ptr<const proxy::Snapshot> snapshot, const ServerOptions& options,
-           std::atomic<std::size_t>& active_connections);
+    Worker(std::size_t index, std::shared_ptr<const proxy::Snapshot> snapshot, observe::SnapshotSlots slots,
+           const ServerOptions& options, std::atomic<std::size_t>& active_connections, observe::Metrics& metrics);
     ~Worker();
 
     // Session registry, so shutdown can close idle keep-alive connections at once and
@@ -40,9 +41,25 @@ public:
     using SessionList = std::list<SessionHandle>;
 
     void start_accepting();
-    void set_snapshot(std::shared_ptr<const proxy::Snapshot> snapshot);  // on this worker's thread
+    // On this worker's thread; slots are the metric slots of the snapshot's routes and upstreams.
+    void set_snapshot(std::shared_ptr<const proxy::Snapshot> snapshot, observe::SnapshotSlots slots);
     void begin_shutdown();                                                // on this worker's thread
     void session_ended(SessionList::iterator it);
+
+    // Metric slots of a route (null: none matched) or upstream of `snap`, which is the
+    // current snapshot or, for a request that started before a reload, an older one.
+    std::uint32_t route_slot(const proxy::Snapshot& snap, const proxy::RouteRuntime* route) const {
+        if (!route) return observe::Metrics::kNoRoute;
+        const auto i = static_cast<std::size_t>(route - snap.routes.data());
+        if (snap.id == slots_.snapshot_id) return slots_.routes[i];
+        if (snap.id == previous_slots_.snapshot_id) return previous_slots_.routes[i];
+        return all_metrics_.route_slot(route->cfg->name);  // outlived two reloads: rare, by name
+    }
+    std::uint32_t upstream_slot(const proxy::Snapshot& snap, std::size_t upstream) const {
+        if (snap.id == slots_.snapshot_id) return slots_.upstreams[upstream];
+        if (snap.id == previous_slots_.snapshot_id) return previous_slots_.upstreams[upstream];
+        return all_metrics_.upstream_slot(snap.upstreams[upstream].cfg->name);
+    }
 
     // One thread runs it and only that thread touches its sockets and timers, so the reactor
     // skips per-descriptor locking; posts from other threads (reload, shutdown) stay safe.
@@ -54,6 +71,7 @@ public:
     std::unique_ptr<cors::OriginCache> origin_cache;
     std::mt19937_64 rng;
     observe::AccessLog access_log;
+    observe::WorkerMetrics& metrics;  // written only by this worker's thread
     std::atomic<std::size_t>& active_connections;
     std::vector<tcp::acceptor> acceptors;
     SessionList sessions;
@@ -62,6 +80,9 @@ public:
 private:
     void accept_loop(tcp::acceptor& acceptor);
     void housekeeping();
+    observe::Metrics& all_metrics_;
+    observe::SnapshotSlots slots_;
+    observe::SnapshotSlots previous_slots_;
     asio::steady_timer housekeeping_timer_;
     asio::steady_timer drain_timer_;
 };
