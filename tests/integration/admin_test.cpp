@@ -1,0 +1,354 @@
+// The admin listener end to end: /healthz, /readyz, /metrics on their own port, next to a
+// real proxy in front of the demo backend. Counters are written by a worker after it sent
+// the response, so a test reads them by scraping until they match or a deadline passes.
+#include <ctime>
+#include <regex>
+#include <sstream>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "jwt/signer.h"
+#include "support/harness.h"
+
+namespace authgate::test {
+namespace {
+using namespace std::chrono_literals;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+const std::string kSecret = "admin-test-hs256-secret-0123456789abcdef";
+
+std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::string hs256(std::int64_t ttl = 600, const std::string& secret = kSecret) {
+    auto key = jwt::Key::from_secret(secret).key;
+    EXPECT_TRUE(key);
+    auto t = jwt::make_token(jwt::Algorithm::HS256, *key, {},
+                             boost::json::object{{"sub", "alice"}, {"iat", now() - 10}, {"exp", now() + ttl}});
+    EXPECT_TRUE(t);
+    return t.value_or("");
+}
+
+Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+config::Route auth_route(std::string name, std::string prefix, config::RouteAuth::Mode mode) {
+    auto r = route(std::move(name), std::move(prefix));
+    r.auth.none = false;
+    r.auth.providers = {"hs"};
+    r.auth.mode = mode;
+    return r;
+}
+
+// The value of one exact series in an exposition, or -1 when it is absent.
+long long series(const std::string& text, const std::string& name_and_labels) {
+    const std::string prefix = name_and_labels + " ";
+    for (std::size_t pos = 0; pos < text.size();) {
+        auto end = text.find('\n', pos);
+        if (end == std::string::npos) end = text.size();
+        std::string_view line(text.data() + pos, end - pos);
+        if (line.substr(0, prefix.size()) == prefix) return std::stoll(std::string(line.substr(prefix.size())));
+        pos = end + 1;
+    }
+    return -1;
+}
+
+class AdminTest : public GatewayTest {
+protected:
+    void SetUp() override {
+        cfg.admin = config::Admin{{"127.0.0.1", 0}, {}};
+        config::JwtProvider hs;
+        hs.name = "hs";
+        hs.algorithms = {"HS256"};
+        hs.keys.secret = kSecret;
+        hs.forward_claims = {{"sub", "X-User-Id"}};
+        cfg.jwt.providers = {hs};
+        cfg.routes = {route("public", "/public/"), auth_route("api", "/api/", config::RouteAuth::Mode::required),
+                      auth_route("shadow", "/shadow/", config::RouteAuth::Mode::report_only)};
+    }
+
+    std::uint16_t admin_port() {
+        auto p = gw().server().admin_port();
+        EXPECT_TRUE(p);
+        return p.value_or(0);
+    }
+
+    std::optional<Response> admin(std::string_view method, std::string_view target, const Headers& headers = {}) {
+        Client c(admin_port());
+        return c.request(method, target, headers);
+    }
+
+    std::string scrape() {
+        auto r = admin("GET", "/metrics");
+        EXPECT_TRUE(r);
+        return r ? r->body : std::string();
+    }
+
+    // Scrapes until the series has the value (bounded): the worker counts after it wrote.
+    ::testing::AssertionResult metric_becomes(const std::string& series_name, long long want) {
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        std::string text;
+        long long got = -1;
+        do {
+            text = scrape();
+            got = series(text, series_name);
+            if (got == want) return ::testing::AssertionSuccess();
+        } while (std::chrono::steady_clock::now() < deadline);
+        return ::testing::AssertionFailure() << series_name << " is " << got << ", want " << want << "\n" << text;
+    }
+};
+
+TEST_F(AdminTest, HealthzAndReadyzAnswer200WhileServing) {
+    auto h = admin("GET", "/healthz");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200u);
+    EXPECT_EQ(h->body, "ok\n");
+    EXPECT_EQ(h->header("Cache-Control"), "no-store");
+    auto r = admin("GET", "/readyz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u) << r->body;
+    // A query string does not change the resource (probes add cache busters).
+    auto q = admin("GET", "/healthz?x=1");
+    ASSERT_TRUE(q);
+    EXPECT_EQ(q->status, 200u);
+}
+
+TEST_F(AdminTest, HeadHasTheHeadersOfGetWithoutABody) {
+    Client c(admin_port());
+    auto r = c.request("HEAD", "/healthz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->header("Content-Length"), "3");
+    EXPECT_TRUE(r->body.empty());
+    // The connection is still in sync: no stray body bytes in front of the next response.
+    auto next = c.request("GET", "/healthz");
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "ok\n");
+}
+
+TEST_F(AdminTest, UnknownPathIs404AndOtherMethodsAre405) {
+    auto nf = admin("GET", "/nope");
+    ASSERT_TRUE(nf);
+    EXPECT_EQ(nf->status, 404u);
+    for (const char* method : {"POST", "PUT", "DELETE", "OPTIONS"}) {
+        auto r = admin(method, "/metrics");
+        ASSERT_TRUE(r) << method;
+        EXPECT_EQ(r->status, 405u) << method;
+        EXPECT_EQ(r->header("Allow"), "GET, HEAD") << method;
+    }
+}
+
+TEST_F(AdminTest, TheAdminPortNeverProxies) {
+    auto r = admin("GET", "/public/x");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404u);
+    auto a = admin("GET", "/api/x", bearer(hs256()));
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->status, 404u);
+    EXPECT_EQ(backend.requests(), 0u);
+    // And the proxy port knows nothing of the admin paths.
+    Client c(gw().port());
+    auto p = c.request("GET", "/metrics");
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->status, 404u);
+    EXPECT_EQ(p->header("Content-Type"), "application/json");
+}
+
+TEST_F(AdminTest, KeepAliveAndConnectionClose) {
+    Client c(admin_port());
+    for (int i = 0; i < 3; ++i) {
+        auto r = c.request("GET", "/healthz");
+        ASSERT_TRUE(r);
+        EXPECT_TRUE(r->keep_alive);
+    }
+    auto last = c.request("GET", "/healthz", {{"Connection", "close"}});
+    ASSERT_TRUE(last);
+    EXPECT_FALSE(last->keep_alive);
+    EXPECT_TRUE(c.closed_by_peer());
+}
+
+TEST_F(AdminTest, ASlowClientIsCutOffByTheHeaderTimeout) {
+    cfg.server.timeouts.header = 300ms;
+    Client c(admin_port(), 5s);
+    c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // never finishes its header
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.closed_by_peer());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+    // One that connects and says nothing gets no longer (not the 5 s idle timeout).
+    Client silent(admin_port(), 5s);
+    const auto silent_start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(silent.closed_by_peer());
+    EXPECT_LT(std::chrono::steady_clock::now() - silent_start, 4s);
+    // The listener still serves everyone else.
+    auto r = admin("GET", "/healthz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+}
+
+TEST_F(AdminTest, MetricsAreThePrometheusTextFormat) {
+    auto r = admin("GET", "/metrics");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+    EXPECT_NE(r->body.find("# HELP authgate_requests_total "), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("# TYPE authgate_requests_total counter\n"), std::string::npos) << r->body;
+    // Every sample line is `name{labels} value` or `name value`.
+    std::regex sample(R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*")*\})? [0-9.e+-]+$)");
+    std::istringstream in(r->body);
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        EXPECT_TRUE(std::regex_match(line, sample)) << line;
+    }
+}
+
+TEST_F(AdminTest, RequestsAndDenialsAreCounted) {
+    Client c(gw().port());
+    auto ok = c.request("GET", "/public/a");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200u);
+    auto missing = c.request("GET", "/api/a");
+    ASSERT_TRUE(missing);
+    EXPECT_EQ(missing->status, 401u);
+    auto expired = c.request("GET", "/api/a", bearer(hs256(-100)));
+    ASSERT_TRUE(expired);
+    EXPECT_EQ(expired->status, 401u);
+    auto good = c.request("GET", "/api/a", bearer(hs256()));
+    ASSERT_TRUE(good);
+    EXPECT_EQ(good->status, 200u);
+    auto none = c.request("GET", "/elsewhere");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->status, 404u);
+
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"public\",code=\"200\"}", 1));
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"api\",code=\"401\"}", 2));
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"api\",code=\"200\"}", 1));
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"\",code=\"404\"}", 1));
+    EXPECT_TRUE(metric_becomes("authgate_request_duration_seconds_count{route=\"api\"}", 3));
+    const auto text = scrape();
+    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"token missing\"}"), 1) << text;
+    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"token expired\"}"), 1) << text;
+    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"api\",reason=\"token expired\"}"), -1) << text;
+}
+
+TEST_F(AdminTest, ReportOnlyForwardsAndCountsTheWouldBeDenial) {
+    Client c(gw().port());
+    auto bad = c.request("GET", "/shadow/a", bearer(hs256(600, "some-other-secret-0123456789abcdefghij")));
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 200u) << bad->body;
+    EXPECT_FALSE(echoed_header(bad->body, "X-User-Id"));
+    auto none = c.request("GET", "/shadow/b");
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->status, 200u);
+    auto good = c.request("GET", "/shadow/c", bearer(hs256()));
+    ASSERT_TRUE(good);
+    EXPECT_EQ(good->status, 200u);
+    EXPECT_EQ(backend.requests(), 3u);
+
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"shadow\",code=\"200\"}", 3));
+    const auto text = scrape();
+    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"shadow\",reason=\"signature invalid\"}"), 1)
+        << text;
+    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"shadow\",reason=\"token missing\"}"), 1) << text;
+    // Nothing was refused.
+    EXPECT_EQ(text.find("authgate_auth_denials_total{"), std::string::npos) << text;
+}
+
+TEST_F(AdminTest, UpstreamErrorsAreCountedByKind) {
+    config::Upstream dead;
+    dead.name = "dead";
+    dead.endpoints.push_back({"http", "127.0.0.1", dead_port()});
+    cfg.upstreams.push_back(dead);
+    cfg.routes.insert(cfg.routes.begin(), route("gone", "/gone/", "dead"));
+    Client c(gw().port());
+    auto r = c.request("GET", "/gone/x");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 502u);
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"gone\",code=\"502\"}", 1));
+    EXPECT_EQ(series(scrape(), "authgate_upstream_errors_total{upstream=\"dead\",kind=\"connect_refused\"}"), 1);
+}
+
+TEST_F(AdminTest, ActiveConnectionsGauge) {
+    EXPECT_TRUE(metric_becomes("authgate_connections_active", 0));
+    Client c1(gw().port());
+    Client c2(gw().port());
+    ASSERT_TRUE(c1.request("GET", "/public/a"));
+    ASSERT_TRUE(c2.request("GET", "/public/a"));
+    EXPECT_TRUE(metric_becomes("authgate_connections_active", 2));
+}
+
+TEST_F(AdminTest, ReadyzIs503UntilAJwksUrlProviderHasKeys) {
+    config::JwtProvider remote;
+    remote.name = "remote";
+    remote.algorithms = {"RS256"};
+    remote.keys.jwks_url = "http://127.0.0.1:" + std::to_string(dead_port()) + "/.well-known/jwks.json";
+    cfg.jwt.providers.push_back(remote);
+    auto& g = gw();
+    ASSERT_TRUE(g.snapshot()->providers->wait_for_first_fetch(10s));
+    auto r = admin("GET", "/readyz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503u);
+    EXPECT_NE(r->body.find("'remote'"), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find("'hs'"), std::string::npos) << r->body;  // static keys are always there
+    // Alive all the same.
+    auto h = admin("GET", "/healthz");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200u);
+    const auto text = scrape();
+    EXPECT_EQ(series(text, "authgate_jwks_keys_available{provider=\"remote\"}"), 0) << text;
+    EXPECT_GE(series(text, "authgate_jwks_fetches_total{provider=\"remote\",result=\"failure\"}"), 1) << text;
+}
+
+TEST_F(AdminTest, ReadyzIs503WhileDraining) {
+    auto before = admin("GET", "/readyz");
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->status, 200u);
+    gw().server().shutdown();
+    // The admin listener outlives the drain (it stops in wait()).
+    auto r = admin("GET", "/readyz");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503u);
+    EXPECT_NE(r->body.find("draining"), std::string::npos) << r->body;
+    auto h = admin("GET", "/healthz");
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200u);
+}
+
+TEST_F(AdminTest, RouteCountersSurviveAReload) {
+    Client c(gw().port());
+    ASSERT_TRUE(c.request("GET", "/public/a"));
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"public\",code=\"200\"}", 1));
+
+    // Same route names in another order, plus a new one.
+    auto next_cfg = cfg;
+    next_cfg.routes = {route("extra", "/extra/"), cfg.routes[2], cfg.routes[1], cfg.routes[0]};
+    config::Diagnostics diag;
+    auto next = proxy::Snapshot::compile(next_cfg, diag);
+    ASSERT_TRUE(next) << (diag.errors().empty() ? "" : diag.errors().front());
+    gw().server().reload(next);
+    gw().server().reload_failed();
+
+    // A new connection, so the request surely starts under the new snapshot.
+    Client c2(gw().port());
+    ASSERT_TRUE(c2.request("GET", "/public/b"));
+    ASSERT_TRUE(c2.request("GET", "/extra/b"));
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"extra\",code=\"200\"}", 1));
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"public\",code=\"200\"}", 2));
+    const auto text = scrape();
+    EXPECT_EQ(series(text, "authgate_config_reloads_total{result=\"success\"}"), 1) << text;
+    EXPECT_EQ(series(text, "authgate_config_reloads_total{result=\"failure\"}"), 1) << text;
+}
+
+TEST_F(AdminTest, AnAdminPortInUseFailsAtStartNamingIt) {
+    boost::asio::io_context ioc;
+    tcp::acceptor taken(ioc, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    cfg.admin->listen.port = taken.local_endpoint().port();
+    try {
+        Gateway g(cfg);
+        FAIL() << "expected the admin bind to fail";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("admin"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace authgate::test
