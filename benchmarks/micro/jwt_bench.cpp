@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <map>
+#include <vector>
 
 #include "jwt/authenticator.h"
 #include "jwt/provider.h"
@@ -102,5 +103,26 @@ void BM_AuthenticateCacheHit(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(fx.auth->authenticate(fx.request, kNow, cache.get()));
 }
 BENCHMARK(BM_AuthenticateCacheHit);
+
+// The load benchmark's "fresh" case: twice as many distinct tokens as the cache holds,
+// cycled in order, so every call misses, verifies, inserts and evicts.
+void BM_AuthenticateCacheChurn(benchmark::State& state, Algorithm alg) {
+    RouteFixture fx(alg);
+    constexpr std::size_t kCapacity = 10000;
+    auto cache = make_token_cache(kCapacity);
+    std::vector<std::string> tokens;
+    for (std::size_t i = 0; i < 2 * kCapacity; ++i) {
+        auto claims = bench_claims();
+        claims["jti"] = std::to_string(i);
+        tokens.push_back("Bearer " + *make_token(alg, *bench_key(alg), {{"typ", "JWT"}}, claims));
+    }
+    std::size_t i = 0;
+    for (auto _ : state) {
+        fx.request.auth = tokens[i];
+        i = (i + 1) % tokens.size();
+        benchmark::DoNotOptimize(fx.auth->authenticate(fx.request, kNow, cache.get()));
+    }
+}
+BENCHMARK_CAPTURE(BM_AuthenticateCacheChurn, HS256, Algorithm::HS256);
 
 }  // namespace

@@ -5,6 +5,9 @@
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "jwt/verifier.h"
 
 #include "jwt/base64url.h"
 
@@ -140,6 +143,23 @@ KeyResult Key::from_pkey(ossl::Pkey pkey) {
         return fail("unsupported key type (RSA, EC P-256/384/521 or Ed25519 expected)");
     }
     key->pkey_ = std::shared_ptr<EVP_PKEY>(pkey.release(), EVP_PKEY_free);
+    for (int i = 0; i < kAlgorithmCount; ++i) {
+        const auto alg = static_cast<Algorithm>(i);
+        if (alg == Algorithm::EdDSA || !key->compatible(alg)) continue;  // Ed25519 has no prehash form
+        std::shared_ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key->pkey_.get(), nullptr),
+                                          EVP_PKEY_CTX_free);
+        const bool pss = alg == Algorithm::PS256 || alg == Algorithm::PS384 || alg == Algorithm::PS512;
+        bool ok = ctx && EVP_PKEY_verify_init(ctx.get()) == 1;
+        if (ok && key->family_ == KeyFamily::rsa)
+            ok = EVP_PKEY_CTX_set_rsa_padding(ctx.get(), pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) > 0 &&
+                 (!pss || EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) > 0);
+        ok = ok && EVP_PKEY_CTX_set_signature_md(ctx.get(), digest_for(alg)) > 0;
+        if (ok) {
+            key->verify_[static_cast<std::size_t>(i)] = std::move(ctx);
+        } else {
+            ossl::clear_errors();  // verification falls back to a fresh context per token
+        }
+    }
     return KeyResult{key, {}};
 }
 

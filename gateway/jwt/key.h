@@ -60,6 +60,12 @@ public:
     // Null for non-HMAC keys or when OpenSSL could not prepare it.
     const EVP_MAC_CTX* hmac_context(int digest_bytes) const;
 
+    // A verification context for alg (padding and digest set) prepared once at load, for
+    // RSA and EC keys: a verification duplicates it instead of fetching the signature
+    // algorithm and initialising a context per token. Null for HMAC/Ed25519 keys, an
+    // algorithm the key cannot serve, or when OpenSSL could not prepare it.
+    const EVP_PKEY_CTX* verify_context(Algorithm alg) const { return verify_[static_cast<std::size_t>(alg)].get(); }
+
     // Copy with a kid / pinned alg (used when building keys from JWK members).
     KeyPtr with_identity(std::string kid, bool has_kid, std::optional<Algorithm> alg) const;
 
@@ -74,6 +80,7 @@ private:
     std::shared_ptr<EVP_PKEY> pkey_;  // shared so with_identity() copies are cheap
     std::string secret_;
     std::array<std::shared_ptr<EVP_MAC_CTX>, 3> hmac_;  // SHA-256, SHA-384, SHA-512
+    std::array<std::shared_ptr<EVP_PKEY_CTX>, kAlgorithmCount> verify_;  // by Algorithm
 };
 
 }  // namespace authgate::jwt

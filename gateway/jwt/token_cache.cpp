@@ -8,7 +8,7 @@ TokenCache::TokenCache(std::size_t max_entries) : max_entries_(max_entries == 0 
 
 std::shared_ptr<const VerifiedToken> TokenCache::find(std::uint64_t provider_id, std::string_view token,
                                                       std::uint64_t generation) {
-    auto it = map_.find(KeyView{provider_id, token});
+    auto it = map_.find(key(provider_id, token));
     if (it == map_.end()) {
         ++misses_;
         return nullptr;
@@ -29,7 +29,8 @@ std::shared_ptr<const VerifiedToken> TokenCache::find(std::uint64_t provider_id,
 
 void TokenCache::insert(std::uint64_t provider_id, std::string_view token, std::shared_ptr<const VerifiedToken> value) {
     if (!value) return;
-    auto it = map_.find(KeyView{provider_id, token});
+    const KeyView k = key(provider_id, token);
+    auto it = map_.find(k);
     if (it != map_.end()) {
         it->second->value = std::move(value);
         lru_.splice(lru_.begin(), lru_, it->second);
@@ -37,15 +38,15 @@ void TokenCache::insert(std::uint64_t provider_id, std::string_view token, std::
     }
     while (map_.size() >= max_entries_ && !lru_.empty()) {
         const Entry& last = lru_.back();
-        map_.erase(KeyView{last.provider, last.token});
+        map_.erase(KeyView{last.provider, last.token, last.hash});
         lru_.pop_back();
     }
-    lru_.push_front(Entry{provider_id, std::string(token), std::move(value)});
-    map_.emplace(KeyView{provider_id, lru_.front().token}, lru_.begin());
+    lru_.push_front(Entry{provider_id, std::string(token), k.hash, std::move(value)});
+    map_.emplace(KeyView{provider_id, lru_.front().token, k.hash}, lru_.begin());
 }
 
 void TokenCache::erase(std::uint64_t provider_id, std::string_view token) {
-    auto it = map_.find(KeyView{provider_id, token});
+    auto it = map_.find(key(provider_id, token));
     if (it == map_.end()) return;
     const auto node = it->second;
     map_.erase(it);  // before the node whose string the key views

@@ -37,19 +37,27 @@ public:
     std::uint64_t misses() const { return misses_; }
 
 private:
+    // The hash is computed once per lookup and stored with the key: libstdc++ does not
+    // cache hash codes for a noexcept hasher, so walking a bucket would otherwise re-hash
+    // every (several hundred bytes long) token in it.
     struct KeyView {
         std::uint64_t provider;
         std::string_view token;  // into the list node's string (nodes never move)
-        bool operator==(const KeyView&) const = default;
-    };
-    struct KeyHash {
-        std::size_t operator()(const KeyView& k) const noexcept {
-            return std::hash<std::string_view>{}(k.token) ^ (k.provider * 0x9e3779b97f4a7c15ull);
+        std::size_t hash;
+        bool operator==(const KeyView& o) const {
+            return hash == o.hash && provider == o.provider && token == o.token;
         }
     };
+    struct KeyHash {
+        std::size_t operator()(const KeyView& k) const noexcept { return k.hash; }
+    };
+    static KeyView key(std::uint64_t provider, std::string_view token) {
+        return {provider, token, std::hash<std::string_view>{}(token) ^ (provider * 0x9e3779b97f4a7c15ull)};
+    }
     struct Entry {
         std::uint64_t provider;
         std::string token;
+        std::size_t hash;
         std::shared_ptr<const VerifiedToken> value;
     };
     using List = std::list<Entry>;

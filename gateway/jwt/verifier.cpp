@@ -166,6 +166,18 @@ bool verify_signature(Algorithm alg, const Key& key, std::string_view input, std
         return false;
     }
 
+    if (const EVP_PKEY_CTX* prepared = key.verify_context(alg)) {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int digest_len = 0;
+        ossl::PkeyCtx pctx(EVP_PKEY_CTX_dup(prepared));
+        if (!pctx || EVP_Digest(input.data(), input.size(), digest, &digest_len, digest_for(alg), nullptr) != 1 ||
+            EVP_PKEY_verify(pctx.get(), sig_bytes, sig_len, digest, digest_len) != 1) {
+            ossl::clear_errors();
+            return false;
+        }
+        return true;
+    }
+
     ossl::MdCtx ctx(EVP_MD_CTX_new());
     if (!ctx) return false;
     EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
