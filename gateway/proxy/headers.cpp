@@ -29,13 +29,50 @@ bool iequals(std::string_view a, std::string_view b) { return boost::beast::iequ
 
 }  // namespace
 
+namespace {
+template <class Fields>
+void append_fields(const Fields& fields, std::string& out) {
+    for (const auto& f : fields) {
+        out += f.name_string();
+        out += ": ";
+        out += f.value();
+        out += "\r\n";
+    }
+    out += "\r\n";
+}
+}  // namespace
+
+template <class Fields>
+void write_request_head(const http::header<true, Fields>& head, std::string& out) {
+    out += head.method_string();
+    out += ' ';
+    out += head.target();
+    out += " HTTP/1.1\r\n";
+    append_fields(head, out);
+}
+
+template <class Fields>
+void write_response_head(const http::header<false, Fields>& head, std::string& out) {
+    out += "HTTP/1.1 ";
+    const unsigned code = head.result_int();
+    out += static_cast<char>('0' + code / 100 % 10);
+    out += static_cast<char>('0' + code / 10 % 10);
+    out += static_cast<char>('0' + code % 10);
+    out += ' ';
+    std::string_view reason = head.reason();
+    out += reason.empty() ? std::string_view(http::obsolete_reason(head.result())) : reason;
+    out += "\r\n";
+    append_fields(head, out);
+}
+
 bool list_contains(std::string_view list, std::string_view token) {
     bool found = false;
     for_each_token(list, [&](std::string_view t) { found = found || iequals(t, token); });
     return found;
 }
 
-bool wants_upgrade(const http::fields& fields) {
+template <class Fields>
+bool wants_upgrade_impl(const Fields& fields) {
     if (fields.find(http::field::upgrade) == fields.end()) return false;
     for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
          ++it) {
@@ -44,34 +81,54 @@ bool wants_upgrade(const http::fields& fields) {
     return false;
 }
 
-void strip_hop_by_hop(http::fields& fields, bool keep_upgrade) {
-    // Headers named by Connection are hop-by-hop too; collect before erasing Connection.
-    std::vector<std::string> named;
-    for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
-         ++it) {
-        for_each_token(it->value(), [&](std::string_view t) {
-            if (!(keep_upgrade && iequals(t, "upgrade"))) named.emplace_back(t);
+template <class Fields>
+void strip_hop_by_hop_impl(Fields& fields, bool keep_upgrade) {
+    // One walk over the fields instead of a lookup per name: this runs twice per request.
+    // Headers named by Connection are hop-by-hop too; their names are views into the
+    // Connection lines, which are therefore erased last.
+    std::array<std::string_view, 8> few;
+    std::vector<std::string_view> many;
+    std::size_t n_named = 0;
+    bool has_connection = false;
+    for (const auto& f : fields) {
+        if (f.name() != http::field::connection) continue;
+        has_connection = true;
+        for_each_token(f.value(), [&](std::string_view t) {
+            if (keep_upgrade && iequals(t, "upgrade")) return;
+            if (n_named < few.size()) few[n_named] = t;
+            else many.push_back(t);
+            ++n_named;
         });
     }
-    for (const auto& n : named) fields.erase(n);
-    fields.erase(http::field::connection);
-    fields.erase(http::field::keep_alive);
-    fields.erase(http::field::te);
-    fields.erase(http::field::trailer);
-    fields.erase(http::field::transfer_encoding);
-    if (!keep_upgrade) fields.erase(http::field::upgrade);
+    auto named = [&](std::string_view name) {
+        for (std::size_t i = 0; i < std::min(n_named, few.size()); ++i)
+            if (iequals(name, few[i])) return true;
+        for (const auto& t : many)
+            if (iequals(name, t)) return true;
+        return false;
+    };
     for (auto it = fields.begin(); it != fields.end();) {
-        auto name = it->name_string();
-        if (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) {
-            it = fields.erase(it);
-        } else {
-            ++it;
+        bool drop = false;
+        switch (it->name()) {
+            case http::field::connection: break;  // below
+            case http::field::keep_alive:
+            case http::field::te:
+            case http::field::trailer:
+            case http::field::transfer_encoding: drop = true; break;
+            case http::field::upgrade: drop = !keep_upgrade; break;
+            default: {
+                const auto name = it->name_string();
+                drop = (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) || (n_named > 0 && named(name));
+            }
         }
+        it = drop ? fields.erase(it) : std::next(it);
     }
+    if (has_connection) fields.erase(http::field::connection);
     if (keep_upgrade) fields.set(http::field::connection, "upgrade");
 }
 
-void append_to_list(http::fields& fields, std::string_view name, std::string_view value) {
+template <class Fields>
+void append_to_list_impl(Fields& fields, std::string_view name, std::string_view value) {
     auto it = fields.find(name);
     if (it == fields.end() || it->value().empty()) {
         fields.set(name, value);
@@ -88,7 +145,8 @@ void append_to_list(http::fields& fields, std::string_view name, std::string_vie
     fields.set(name, joined);
 }
 
-void merge_vary(http::fields& fields, std::string_view token) {
+template <class Fields>
+void merge_vary_impl(Fields& fields, std::string_view token) {
     std::string joined;
     for (auto it = fields.find(http::field::vary); it != fields.end() && it->name() == http::field::vary; ++it) {
         if (trim(it->value()) == "*") return;
@@ -103,7 +161,8 @@ void merge_vary(http::fields& fields, std::string_view token) {
     fields.set(http::field::vary, joined);
 }
 
-void strip_access_control(http::fields& fields) {
+template <class Fields>
+void strip_access_control_impl(Fields& fields) {
     for (auto it = fields.begin(); it != fields.end();) {
         auto name = it->name_string();
         if (name.size() > 15 && iequals(name.substr(0, 15), "access-control-")) {
@@ -136,5 +195,17 @@ std::string make_request_id(std::mt19937_64& rng) {
     }
     return out;
 }
+
+#define AUTHGATE_HEADER_FUNCTIONS(F)                                                                  \
+    template void write_request_head(const http::header<true, F>&, std::string&);                    \
+    template void write_response_head(const http::header<false, F>&, std::string&);                  \
+    bool wants_upgrade(const F& f) { return wants_upgrade_impl(f); }                                  \
+    void strip_hop_by_hop(F& f, bool keep_upgrade) { strip_hop_by_hop_impl(f, keep_upgrade); }        \
+    void append_to_list(F& f, std::string_view n, std::string_view v) { append_to_list_impl(f, n, v); } \
+    void merge_vary(F& f, std::string_view token) { merge_vary_impl(f, token); }                      \
+    void strip_access_control(F& f) { strip_access_control_impl(f); }
+AUTHGATE_HEADER_FUNCTIONS(http::fields)
+AUTHGATE_HEADER_FUNCTIONS(ArenaFields)
+#undef AUTHGATE_HEADER_FUNCTIONS
 
 }  // namespace authgate::proxy

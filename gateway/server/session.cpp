@@ -3,6 +3,7 @@
 // Plain and TLS downstreams, and plain and TLS upstreams, share this one implementation
 // through templates on the stream type.
 #include <array>
+#include <charconv>
 #include <ctime>
 #include <optional>
 #include <string>
@@ -35,8 +36,10 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kRelayBuffer = 32 * 1024;
 constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
 
-using Request = http::request<http::buffer_body>;
-using Response = http::response<http::buffer_body>;
+using proxy::ArenaFields;
+using ArenaAlloc = proxy::ArenaAllocator<char>;
+// Interim (1xx) responses accepted before the real one; more is a broken upstream.
+constexpr int kMaxInterimResponses = 8;
 
 template <class Stream>
 beast::tcp_stream& lowest(Stream& s) {
@@ -46,7 +49,7 @@ beast::tcp_stream& lowest(Stream& s) {
 // A Beast header adapter for the JWT extractor.
 class RequestHeaders final : public jwt::RequestView {
 public:
-    RequestHeaders(const http::fields& f, std::string_view query) : fields_(f), query_(query) {}
+    RequestHeaders(const ArenaFields& f, std::string_view query) : fields_(f), query_(query) {}
     std::optional<std::string_view> header(std::string_view name) const override {
         auto it = fields_.find(name);
         if (it == fields_.end()) return std::nullopt;
@@ -55,18 +58,41 @@ public:
     std::string_view query() const override { return query_; }
 
 private:
-    const http::fields& fields_;
+    const ArenaFields& fields_;
     std::string_view query_;
 };
 
+template <class Fields>
 class FieldSink final : public cors::HeaderSink {
 public:
-    explicit FieldSink(http::fields& f) : fields_(f) {}
+    explicit FieldSink(Fields& f) : fields_(f) {}
     void set(std::string_view name, std::string_view value) override { fields_.set(name, value); }
 
 private:
-    http::fields& fields_;
+    Fields& fields_;
 };
+
+// The buffers of one write: the head if it has not gone out yet, then the body bytes,
+// framed as one chunk (size line, data, CRLF) when chunked, plus the zero chunk that ends
+// a chunked body on the last piece. `line` holds the size line until the write completes.
+using Frame = std::array<asio::const_buffer, 5>;
+Frame frame(std::string_view head, const char* data, std::size_t n, bool chunked, bool last, char (&line)[24]) {
+    Frame f{};
+    std::size_t i = 0;
+    if (!head.empty()) f[i++] = asio::buffer(head.data(), head.size());
+    if (n > 0) {
+        if (chunked) {
+            char* end = std::to_chars(line, line + 20, n, 16).ptr;
+            *end++ = '\r';
+            *end++ = '\n';
+            f[i++] = asio::buffer(line, static_cast<std::size_t>(end - line));
+        }
+        f[i++] = asio::buffer(data, n);
+        if (chunked) f[i++] = asio::buffer("\r\n", 2);
+    }
+    if (chunked && last) f[i++] = asio::buffer("0\r\n\r\n", 5);
+    return f;
+}
 
 // Splits a request target into path and query; absolute-form targets
 // ("http://host/path") are reduced to their path.
@@ -104,11 +130,28 @@ observe::UpstreamError connect_error_kind(proxy::ConnectError e) {
     return observe::UpstreamError::connect_refused;
 }
 
+// A JSON error response the gateway answers with itself.
+struct Reply {
+    http::status status = http::status::internal_server_error;
+    std::string_view error;  // the JSON "error" code: a literal
+    std::string description;
+    bool close = false;
+    std::string www_authenticate;
+    bool retry_after = false;
+
+    static Reply make(http::status status, std::string_view error, std::string description, bool close = false,
+                      std::string www_authenticate = {}) {
+        return Reply{status, error, std::move(description), close, std::move(www_authenticate), false};
+    }
+};
+
 // Everything about one request/response exchange that the access log and the error
 // responses need.
 struct Exchange {
+    explicit Exchange(proxy::Arena& arena)
+        : parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(ArenaAlloc(arena))) {}
     std::shared_ptr<const proxy::Snapshot> snap;
-    http::request_parser<http::buffer_body> parser;
+    http::request_parser<http::buffer_body, ArenaAlloc> parser;
     const proxy::RouteRuntime* route = nullptr;
     const cors::Policy* cors = nullptr;  // the policy whose headers this response carries
     std::string request_id;
@@ -155,14 +198,16 @@ private:
     asio::awaitable<void> pump(From& from, To& to, std::array<char, kRelayBuffer>& buf);
     template <class Up>
     asio::awaitable<void> tunnel(Up& up, proxy::UpstreamConn& conn);
-    asio::awaitable<bool> send_error(Exchange& ex, http::status status, std::string_view error,
-                                     std::string_view description, bool close = false,
-                                     std::string_view www_authenticate = {});
+    // What prepare() decided: forward, answer a preflight, or answer with `Reply`.
+    enum class Next { forward, preflight, reply };
+    Next prepare(Exchange& ex, Reply& reply);
+    Next bad_header(Exchange& ex, const boost::system::error_code& ec, Reply& reply);
+    asio::awaitable<bool> send_error(Exchange& ex, const Reply& reply);
     asio::awaitable<bool> send_local(Exchange& ex, http::response<http::string_body>& res, bool close,
                                      bool cors_done = false);
     asio::awaitable<bool> answer_preflight(Exchange& ex);
-    asio::awaitable<bool> reject_bad_header(Exchange& ex, const boost::system::error_code& ec);
-    void add_cors(Exchange& ex, http::fields& fields);
+    template <class Fields>
+    void add_cors(Exchange& ex, Fields& fields);
     void log(const Exchange& ex);
     void upstream_failed(const Exchange& ex, observe::UpstreamError kind) {
         w_.metrics.upstream_error(w_.upstream_slot(*ex.snap, ex.route->upstream), kind);
@@ -177,6 +222,15 @@ private:
     Worker::SessionList::iterator handle_;
     std::array<char, kRelayBuffer> up_buf_;    // request body chunks going up
     std::array<char, kRelayBuffer> down_buf_;  // response body chunks coming down
+    std::string head_;                         // the head being sent (reused, one per session)
+    // The exchange in progress and its upstream response parser live here rather than in
+    // the coroutine frames: Asio recycles frames of up to about 1 KiB and allocates larger
+    // ones from the heap for every request.
+    // Declared before them: the arena holds their header fields and must outlive them.
+    proxy::Arena arena_;
+    std::optional<Exchange> exchange_;
+    std::optional<http::response_parser<http::buffer_body, ArenaAlloc>> response_parser_;
+    char chunk_line_[24];                      // a chunk-size line being sent
 };
 
 template <class Stream>
@@ -212,6 +266,9 @@ asio::awaitable<void> Session<Stream>::run(std::string client_ip) {
         }
         handle_->idle = false;
         bool keep_going = co_await handle_request();
+        response_parser_.reset();
+        exchange_.reset();
+        arena_.reset();  // nothing of the exchange is left that could point into it
         if (!keep_going) break;
     }
     co_await close();
@@ -229,7 +286,8 @@ asio::awaitable<void> Session<Stream>::close() {
 }
 
 template <class Stream>
-void Session<Stream>::add_cors(Exchange& ex, http::fields& fields) {
+template <class Fields>
+void Session<Stream>::add_cors(Exchange& ex, Fields& fields) {
     if (!ex.cors) return;
     const auto& policy = *ex.cors;
     // The gateway alone speaks CORS on a policy route: drop whatever the upstream said.
@@ -261,20 +319,19 @@ void Session<Stream>::log(const Exchange& ex) {
 }
 
 template <class Stream>
-asio::awaitable<bool> Session<Stream>::send_error(Exchange& ex, http::status status, std::string_view error,
-                                                  std::string_view description, bool close,
-                                                  std::string_view www_authenticate) {
-    http::response<http::string_body> res{status, 11};
+asio::awaitable<bool> Session<Stream>::send_error(Exchange& ex, const Reply& reply) {
+    http::response<http::string_body> res{reply.status, 11};
     res.set(http::field::content_type, "application/json");
     res.set(http::field::cache_control, "no-store");
-    if (!www_authenticate.empty()) res.set(http::field::www_authenticate, www_authenticate);
+    if (!reply.www_authenticate.empty()) res.set(http::field::www_authenticate, reply.www_authenticate);
+    if (reply.retry_after) res.set(http::field::retry_after, "5");
     std::string body = "{\"error\":";
-    observe::append_json_string(body, error);
+    observe::append_json_string(body, reply.error);
     body += ",\"error_description\":";
-    observe::append_json_string(body, description);
+    observe::append_json_string(body, reply.description);
     body += "}\n";
     res.body() = std::move(body);
-    co_return co_await send_local(ex, res, close);
+    co_return co_await send_local(ex, res, reply.close);
 }
 
 // Writes a response the gateway made itself (errors, preflights).
@@ -289,25 +346,16 @@ asio::awaitable<bool> Session<Stream>::send_local(Exchange& ex, http::response<h
     res.keep_alive(keep);
     res.prepare_payload();
     ex.status = res.result_int();
+    head_.clear();
+    proxy::write_response_head(res, head_);
+    // A HEAD request gets the head alone (Content-Length still tells the body's size).
+    const std::string_view body = ex.method == "HEAD" ? std::string_view() : std::string_view(res.body());
+    const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body.data(), body.size())};
     lowest(stream_).expires_after(ex.snap->cfg.server.timeouts.idle);
-    auto [ec, n] = co_await http::async_write(stream_, res, nothrow);
-    ex.bytes_out += res.body().size();
+    auto [ec, n] = co_await asio::async_write(stream_, out, nothrow);
+    ex.bytes_out += body.size();
     log(ex);
     co_return !ec && keep;
-}
-
-template <class Stream>
-asio::awaitable<bool> Session<Stream>::reject_bad_header(Exchange& ex, const boost::system::error_code& ec) {
-    if (ec == http::error::header_limit)
-        co_return co_await send_error(ex, http::status::request_header_fields_too_large, "header_too_large",
-                                      "request header larger than max_header_bytes", true);
-    if (ec == http::error::body_limit)
-        co_return co_await send_error(ex, http::status::payload_too_large, "body_too_large",
-                                      "request body larger than max_body_bytes", true);
-    // A timed-out tcp_stream is already closed: nothing can be written back.
-    if (ec == beast::error::timeout) co_return false;
-    co_return co_await send_error(ex, http::status::bad_request, "bad_request", "malformed request: " + ec.message(),
-                                  true);
 }
 
 template <class Stream>
@@ -326,9 +374,11 @@ asio::awaitable<bool> Session<Stream>::answer_preflight(Exchange& ex) {
     co_return co_await send_local(ex, res, false, true);
 }
 
+// One suspension per outcome: the decisions are made synchronously in prepare(), which
+// keeps this coroutine's frame small enough for Asio to recycle it between requests.
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::handle_request() {
-    Exchange ex;
+    Exchange& ex = exchange_.emplace(arena_);
     ex.snap = w_.snapshot;
     const auto& cfg = ex.snap->cfg;
     ex.parser.header_limit(static_cast<std::uint32_t>(cfg.server.limits.max_header_bytes));
@@ -337,6 +387,20 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     lowest(stream_).expires_after(cfg.server.timeouts.header);
     auto [ec, n] = co_await http::async_read_header(stream_, buffer_, ex.parser, nothrow);
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted) co_return false;
+    // A timed-out tcp_stream is already closed: nothing can be written back.
+    if (ec == beast::error::timeout) co_return false;
+    Reply reply;
+    switch (ec ? bad_header(ex, ec, reply) : prepare(ex, reply)) {
+        case Next::forward: co_return co_await forward(ex);
+        case Next::preflight: co_return co_await answer_preflight(ex);
+        case Next::reply: break;
+    }
+    co_return co_await send_error(ex, reply);
+}
+
+template <class Stream>
+typename Session<Stream>::Next Session<Stream>::bad_header(Exchange& ex, const boost::system::error_code& ec,
+                                                           Reply& reply) {
     if (ec == http::error::body_limit) {
         // Only the declared Content-Length is over the limit: the header was read whole, so
         // route it and let the 413 carry the route's CORS headers like any gateway error.
@@ -347,9 +411,24 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
         if (auto path = proxy::normalize_path(raw_path))
             ex.route = ex.snap->match(head.method_string(), proxy::normalize_host(head[http::field::host]), *path);
         if (ex.route) ex.cors = ex.route->cors.get();
+        reply = Reply::make(http::status::payload_too_large, "body_too_large", "request body larger than max_body_bytes",
+                            true);
+    } else if (ec == http::error::header_limit) {
+        reply = Reply::make(http::status::request_header_fields_too_large, "header_too_large",
+                            "request header larger than max_header_bytes", true);
+    } else {
+        reply = Reply::make(http::status::bad_request, "bad_request", "malformed request: " + ec.message(), true);
     }
-    if (ec) co_return co_await reject_bad_header(ex, ec);
+    return Next::reply;
+}
 
+template <class Stream>
+typename Session<Stream>::Next Session<Stream>::prepare(Exchange& ex, Reply& reply) {
+    auto fail = [&](http::status status, std::string_view error, std::string description, bool close = false,
+                    std::string www_authenticate = {}) {
+        reply = Reply::make(status, error, std::move(description), close, std::move(www_authenticate));
+        return Next::reply;
+    };
     auto& req = ex.parser.get();
     ex.method = req.method_string();
     ex.version = req.version();
@@ -367,21 +446,20 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     if (req.count(http::field::transfer_encoding) > 0) {
         if (req.count(http::field::transfer_encoding) != 1 ||
             !beast::iequals(req[http::field::transfer_encoding], "chunked") || !ex.parser.chunked())
-            co_return co_await send_error(ex, http::status::not_implemented, "unsupported_transfer_encoding",
-                                          "only Transfer-Encoding: chunked is supported", true);
+            return fail(http::status::not_implemented, "unsupported_transfer_encoding",
+                        "only Transfer-Encoding: chunked is supported", true);
         if (req.count(http::field::content_length) > 0)
-            co_return co_await send_error(ex, http::status::bad_request, "bad_request",
-                                          "both Content-Length and Transfer-Encoding", true);
+            return fail(http::status::bad_request, "bad_request", "both Content-Length and Transfer-Encoding", true);
     }
     if (req.count(http::field::content_length) > 1)
-        co_return co_await send_error(ex, http::status::bad_request, "bad_request", "duplicate Content-Length", true);
+        return fail(http::status::bad_request, "bad_request", "duplicate Content-Length", true);
     if (req.count(http::field::host) > 1 || (ex.version == 11 && req.count(http::field::host) == 0))
-        co_return co_await send_error(ex, http::status::bad_request, "bad_request", "missing or repeated Host", true);
+        return fail(http::status::bad_request, "bad_request", "missing or repeated Host", true);
 
     std::string_view raw_path, query;
     split_target(req.target(), raw_path, query);
     auto path = proxy::normalize_path(raw_path);
-    if (!path) co_return co_await send_error(ex, http::status::bad_request, "bad_request", "invalid request path");
+    if (!path) return fail(http::status::bad_request, "bad_request", "invalid request path");
 
     std::string host = proxy::normalize_host(req[http::field::host]);
     auto acrm = req.find("Access-Control-Request-Method");
@@ -392,7 +470,7 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
         if (target_route && target_route->cors) {
             ex.route = target_route;
             ex.cors = target_route->cors.get();
-            co_return co_await answer_preflight(ex);
+            return Next::preflight;
         }
     }
     ex.route = ex.snap->match(ex.method, host, *path);
@@ -400,7 +478,7 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
         // Borrow the CORS policy of the route the path was aiming at, so browser code can
         // read the 404.
         if (const auto* near = ex.snap->match_path(*path)) ex.cors = near->cors.get();
-        co_return co_await send_error(ex, http::status::not_found, "not_found", "no route matches this request");
+        return fail(http::status::not_found, "not_found", "no route matches this request");
     }
     ex.cors = ex.route->cors.get();
 
@@ -420,27 +498,22 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
                     challenge += ", error=\"invalid_token\", error_description=\"";
                     challenge += ex.auth;
                     challenge += '"';
-                    co_return co_await send_error(ex, http::status::unauthorized, "invalid_token", ex.auth, false,
-                                                  challenge);
+                    return fail(http::status::unauthorized, "invalid_token", std::string(ex.auth), false,
+                                std::move(challenge));
                 }
-                co_return co_await send_error(ex, http::status::unauthorized, "missing_token", "token missing", false,
-                                              challenge);
+                return fail(http::status::unauthorized, "missing_token", "token missing", false, std::move(challenge));
             }
             case Action::deny_403: {
                 std::string challenge = "Bearer realm=\"authgate\", error=\"insufficient_scope\", error_description=\"";
                 challenge += ex.auth;
                 challenge += '"';
-                co_return co_await send_error(ex, http::status::forbidden, "insufficient_scope", ex.auth, false,
-                                              challenge);
+                return fail(http::status::forbidden, "insufficient_scope", std::string(ex.auth), false,
+                            std::move(challenge));
             }
-            case Action::unavailable: {
-                http::response<http::string_body> res{http::status::service_unavailable, 11};
-                res.set(http::field::retry_after, "5");
-                res.set(http::field::content_type, "application/json");
-                res.body() =
-                    "{\"error\":\"temporarily_unavailable\",\"error_description\":\"" + std::string(ex.auth) + "\"}\n";
-                co_return co_await send_local(ex, res, false);
-            }
+            case Action::unavailable:
+                fail(http::status::service_unavailable, "temporarily_unavailable", std::string(ex.auth));
+                reply.retry_after = true;
+                return Next::reply;
             case Action::forward:
                 break;
         }
@@ -500,7 +573,7 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     proxy::append_to_list(req, "Via", "1.1 authgate");
     req.target(target);
     req.version(11);
-    co_return co_await forward(ex);
+    return Next::forward;
 }
 
 template <class Stream>
@@ -513,8 +586,8 @@ asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
             spdlog::warn("request {}: upstream '{}' unavailable: {}", ex.request_id, ex.route->cfg->upstream,
                          proxy::to_string(err));
             upstream_failed(ex, connect_error_kind(err));
-            co_return co_await send_error(ex, http::status::bad_gateway, "bad_gateway",
-                                          std::string("upstream unavailable: ") + proxy::to_string(err));
+            co_return co_await send_error(ex, Reply::make(http::status::bad_gateway, "bad_gateway",
+                                                          std::string("upstream unavailable: ") + proxy::to_string(err)));
         }
         ex.upstream = conn->endpoint_text;
         bool reusable = false;
@@ -526,18 +599,19 @@ asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
                 [[fallthrough]];
             case Outcome::bad_gateway:
                 upstream_failed(ex, observe::UpstreamError::reset);
-                co_return co_await send_error(ex, http::status::bad_gateway, "bad_gateway",
-                                              "upstream closed the connection before responding", has_body);
+                co_return co_await send_error(ex, Reply::make(http::status::bad_gateway, "bad_gateway",
+                                                              "upstream closed the connection before responding",
+                                                              has_body));
             case Outcome::gateway_timeout:
                 upstream_failed(ex, observe::UpstreamError::response_timeout);
-                co_return co_await send_error(ex, http::status::gateway_timeout, "gateway_timeout",
-                                              "upstream did not respond in time", true);
+                co_return co_await send_error(ex, Reply::make(http::status::gateway_timeout, "gateway_timeout",
+                                                              "upstream did not respond in time", true));
             case Outcome::body_too_large:
-                co_return co_await send_error(ex, http::status::payload_too_large, "body_too_large",
-                                              "request body larger than max_body_bytes", true);
+                co_return co_await send_error(ex, Reply::make(http::status::payload_too_large, "body_too_large",
+                                                              "request body larger than max_body_bytes", true));
             case Outcome::bad_request:
-                co_return co_await send_error(ex, http::status::bad_request, "bad_request",
-                                              "malformed request body framing", true);
+                co_return co_await send_error(ex, Reply::make(http::status::bad_request, "bad_request",
+                                                              "malformed request body framing", true));
             case Outcome::done_keep:
             case Outcome::done_close:
                 if (reusable) w_.pool.release(*ex.snap, std::move(conn));
@@ -558,15 +632,12 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     const bool has_body = !ex.parser.is_done();
     const bool retryable = conn.reused && !has_body;
 
-    // 1. Request header, then the body as it arrives.
-    req.body().data = nullptr;
-    req.body().size = 0;
-    req.body().more = has_body;
-    http::request_serializer<http::buffer_body> sr{req};
+    // 1. Request head, then the body as it arrives (re-framed as chunked when it came so).
+    const bool up_chunked = has_body && req.chunked();
+    head_.clear();
+    proxy::write_request_head(req, head_);
     up_tcp.expires_after(t.idle);
-    // A bodiless request goes out whole in one write; otherwise the header goes first.
-    auto [hwec, hwn] = has_body ? co_await http::async_write_header(up, sr, nothrow)
-                                : co_await http::async_write(up, sr, nothrow);
+    auto [hwec, hwn] = co_await asio::async_write(up, asio::buffer(head_), nothrow);
     if (hwec) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
 
     if (has_body && ex.expect_continue) {
@@ -586,32 +657,22 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
             rec != http::error::partial_message && rec != http::error::end_of_stream)
             co_return Outcome::bad_request;  // e.g. an invalid chunk size
         if (rec) co_return Outcome::done_close;  // client went away mid-body: nothing to answer
-        std::size_t got = up_buf_.size() - req.body().size;
+        const std::size_t got = up_buf_.size() - req.body().size;
         ex.bytes_in += got;
-        // Beast frames even an empty buffer as a chunk, and "0\r\n\r\n" ends the body: write
-        // only real data here; the end of the body is written after the loop.
-        if (got == 0) continue;
-        req.body().data = up_buf_.data();
-        req.body().size = got;
-        req.body().more = !ex.parser.is_done();
+        const bool last = ex.parser.is_done();
+        // Never an empty chunk: "0\r\n\r\n" would end the body early.
+        if (got == 0 && !(last && up_chunked)) continue;
         up_tcp.expires_after(t.idle);
-        auto [wec, wn] = co_await http::async_write(up, sr, nothrow);
-        if (wec == http::error::need_buffer) wec = {};
+        auto [wec, wn] =
+            co_await asio::async_write(up, frame({}, up_buf_.data(), got, up_chunked, last, chunk_line_), nothrow);
         if (wec) co_return Outcome::bad_gateway;
-    }
-    if (!sr.is_done()) {
-        req.body().data = nullptr;
-        req.body().size = 0;
-        req.body().more = false;
-        up_tcp.expires_after(t.idle);
-        auto [wec, wn] = co_await http::async_write(up, sr, nothrow);
-        if (wec && wec != http::error::need_buffer) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
     }
 
     // 2. Response header, skipping interim 1xx (the gateway answered Expect itself).
-    std::optional<http::response_parser<http::buffer_body>> rp;
-    for (;;) {
-        rp.emplace();
+    auto& rp = response_parser_;
+    for (int interim = 0;; ++interim) {
+        if (interim > kMaxInterimResponses) co_return Outcome::bad_gateway;
+        rp.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(ArenaAlloc(arena_)));
         rp->header_limit(kUpstreamHeaderLimit);
         rp->body_limit(boost::none);  // streamed, never held whole
         if (req.method() == http::verb::head) rp->skip(true);
@@ -647,21 +708,20 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
             else close_after = true;
         }
     }
-    res.version(11);
+    res.version(11);  // keep_alive() below follows the version the head is written with
     if (!upgraded) res.keep_alive(!close_after);
     ex.status = code;
 
     // 3. Response down. Body bytes that came with the header leave in the same write as the
     //    header (one send for a small response); later bytes are relayed as they arrive.
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = body_follows;
-    http::response_serializer<http::buffer_body> rs{res};
+    const bool down_chunked = body_follows && res.chunked();
+    head_.clear();
+    proxy::write_response_head(res, head_);
     bool header_sent = false;
-    if (upgraded || (body_follows && conn.buffer.size() == 0)) {
-        // Nothing of the body is here yet: the client gets the header now (streams, SSE).
+    if (upgraded || !body_follows || conn.buffer.size() == 0) {
+        // No body, or nothing of it here yet: the client gets the header now (streams, SSE).
         lowest(stream_).expires_after(t.idle);
-        auto [dwec, dwn] = co_await http::async_write_header(stream_, rs, nothrow);
+        auto [dwec, dwn] = co_await asio::async_write(stream_, asio::buffer(head_), nothrow);
         if (dwec) co_return Outcome::done_close;
         header_sent = true;
     }
@@ -683,25 +743,17 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
             upstream_failed(ex, observe::UpstreamError::mid_response);
             co_return Outcome::done_close;
         }
-        std::size_t got = down_buf_.size() - res.body().size;
+        const std::size_t got = down_buf_.size() - res.body().size;
         ex.bytes_out += got;
-        if (got == 0) continue;  // see the request loop: never an empty chunk
-        res.body().data = down_buf_.data();
-        res.body().size = got;
-        res.body().more = !rp->is_done();
-        lowest(stream_).expires_after(t.idle);
-        auto [wec, wn] = co_await http::async_write(stream_, rs, nothrow);
-        if (wec == http::error::need_buffer) wec = {};
-        if (wec) co_return Outcome::done_close;
+        const bool last = rp->is_done();
+        if (got == 0 && !last) continue;  // see the request loop: never an empty chunk
+        const Frame f = frame(header_sent ? std::string_view() : std::string_view(head_), down_buf_.data(), got,
+                              down_chunked, last, chunk_line_);
         header_sent = true;
-    }
-    if (!rs.is_done()) {
-        res.body().data = nullptr;
-        res.body().size = 0;
-        res.body().more = false;
+        if (asio::buffer_size(f) == 0) continue;
         lowest(stream_).expires_after(t.idle);
-        auto [wec, wn] = co_await http::async_write(stream_, rs, nothrow);
-        if (wec && wec != http::error::need_buffer) co_return Outcome::done_close;
+        auto [wec, wn] = co_await asio::async_write(stream_, f, nothrow);
+        if (wec) co_return Outcome::done_close;
     }
     up_tcp.expires_never();
     reusable = upstream_keep_alive && !rp->need_eof();
