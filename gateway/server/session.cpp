@@ -15,6 +15,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -92,6 +93,33 @@ Frame frame(std::string_view head, const char* data, std::size_t n, bool chunked
     }
     if (chunked && last) f[i++] = asio::buffer("0\r\n\r\n", 5);
     return f;
+}
+
+// Writes all of `buffers`. On a plain socket the bytes go first straight to the kernel
+// (the socket is non-blocking): a small response or request nearly always fits in the
+// socket buffer whole, and then no timer, asynchronous operation or completion is
+// needed. Whatever the kernel did not take (and anything on TLS) goes through an
+// asynchronous write under `timeout`, as a slow reader must not hold the gateway.
+template <class S, class Buffers>
+asio::awaitable<boost::system::error_code> send_all(S& s, const Buffers& buffers, Clock::duration timeout) {
+    if constexpr (std::is_same_v<S, beast::tcp_stream>) {
+        auto& socket = s.socket();
+        boost::system::error_code ec;
+        if (!socket.non_blocking()) socket.non_blocking(true, ec);
+        const std::size_t total = asio::buffer_size(buffers);
+        const std::size_t sent = ec ? 0 : socket.send(buffers, 0, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+        if (ec || sent == total) co_return ec;
+        beast::buffers_suffix<Buffers> rest(buffers);
+        rest.consume(sent);
+        s.expires_after(timeout);
+        auto [wec, n] = co_await asio::async_write(s, rest, nothrow);
+        co_return wec;
+    } else {
+        beast::get_lowest_layer(s).expires_after(timeout);
+        auto [wec, n] = co_await asio::async_write(s, buffers, nothrow);
+        co_return wec;
+    }
 }
 
 // Splits a request target into path and query; absolute-form targets
@@ -351,8 +379,7 @@ asio::awaitable<bool> Session<Stream>::send_local(Exchange& ex, http::response<h
     // A HEAD request gets the head alone (Content-Length still tells the body's size).
     const std::string_view body = ex.method == "HEAD" ? std::string_view() : std::string_view(res.body());
     const std::array<asio::const_buffer, 2> out{asio::buffer(head_), asio::buffer(body.data(), body.size())};
-    lowest(stream_).expires_after(ex.snap->cfg.server.timeouts.idle);
-    auto [ec, n] = co_await asio::async_write(stream_, out, nothrow);
+    const auto ec = co_await send_all(stream_, out, ex.snap->cfg.server.timeouts.idle);
     ex.bytes_out += body.size();
     log(ex);
     co_return !ec && keep;
@@ -636,15 +663,11 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     const bool up_chunked = has_body && req.chunked();
     head_.clear();
     proxy::write_request_head(req, head_);
-    up_tcp.expires_after(t.idle);
-    auto [hwec, hwn] = co_await asio::async_write(up, asio::buffer(head_), nothrow);
-    if (hwec) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
+    if (co_await send_all(up, asio::buffer(head_), t.idle)) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
 
     if (has_body && ex.expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        lowest(stream_).expires_after(t.idle);
-        auto [cec, cn] = co_await asio::async_write(stream_, asio::buffer(kContinue), nothrow);
-        if (cec) co_return Outcome::done_close;
+        if (co_await send_all(stream_, asio::buffer(kContinue), t.idle)) co_return Outcome::done_close;
     }
     while (!ex.parser.is_done()) {
         req.body().data = up_buf_.data();
@@ -662,10 +685,8 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
         const bool last = ex.parser.is_done();
         // Never an empty chunk: "0\r\n\r\n" would end the body early.
         if (got == 0 && !(last && up_chunked)) continue;
-        up_tcp.expires_after(t.idle);
-        auto [wec, wn] =
-            co_await asio::async_write(up, frame({}, up_buf_.data(), got, up_chunked, last, chunk_line_), nothrow);
-        if (wec) co_return Outcome::bad_gateway;
+        if (co_await send_all(up, frame({}, up_buf_.data(), got, up_chunked, last, chunk_line_), t.idle))
+            co_return Outcome::bad_gateway;
     }
 
     // 2. Response header, skipping interim 1xx (the gateway answered Expect itself).
@@ -720,9 +741,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     bool header_sent = false;
     if (upgraded || !body_follows || conn.buffer.size() == 0) {
         // No body, or nothing of it here yet: the client gets the header now (streams, SSE).
-        lowest(stream_).expires_after(t.idle);
-        auto [dwec, dwn] = co_await asio::async_write(stream_, asio::buffer(head_), nothrow);
-        if (dwec) co_return Outcome::done_close;
+        if (co_await send_all(stream_, asio::buffer(head_), t.idle)) co_return Outcome::done_close;
         header_sent = true;
     }
     if (upgraded) {
@@ -751,9 +770,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
                               down_chunked, last, chunk_line_);
         header_sent = true;
         if (asio::buffer_size(f) == 0) continue;
-        lowest(stream_).expires_after(t.idle);
-        auto [wec, wn] = co_await asio::async_write(stream_, f, nothrow);
-        if (wec) co_return Outcome::done_close;
+        if (co_await send_all(stream_, f, t.idle)) co_return Outcome::done_close;
     }
     up_tcp.expires_never();
     reusable = upstream_keep_alive && !rp->need_eof();
