@@ -7,6 +7,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -120,6 +121,22 @@ asio::awaitable<boost::system::error_code> send_all(S& s, const Buffers& buffers
         auto [wec, n] = co_await asio::async_write(s, buffers, nothrow);
         co_return wec;
     }
+}
+
+// Feeds the parser what is already buffered, without an asynchronous operation (which
+// would parse the same bytes, then post its completion through the scheduler). True
+// when that made progress or failed (`ec`); false when bytes must be read first.
+template <class Parser>
+bool parse_buffered(Parser& parser, beast::flat_buffer& buffer, boost::system::error_code& ec) {
+    if (buffer.size() == 0) return false;
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_buffer) ec = {};  // the body buffer is full: progress
+    if (ec == http::error::need_more) {
+        ec = {};
+        return used > 0;
+    }
+    return true;
 }
 
 // Splits a request target into path and query; absolute-form targets
@@ -411,8 +428,12 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     ex.parser.header_limit(static_cast<std::uint32_t>(cfg.server.limits.max_header_bytes));
     ex.parser.body_limit(cfg.server.limits.max_body_bytes);
 
-    lowest(stream_).expires_after(cfg.server.timeouts.header);
-    auto [ec, n] = co_await http::async_read_header(stream_, buffer_, ex.parser, nothrow);
+    // The header usually arrived whole with the bytes the idle wait read.
+    boost::system::error_code ec;
+    if (!parse_buffered(ex.parser, buffer_, ec) || (!ec && !ex.parser.is_header_done())) {
+        lowest(stream_).expires_after(cfg.server.timeouts.header);
+        std::tie(ec, std::ignore) = co_await http::async_read_header(stream_, buffer_, ex.parser, nothrow);
+    }
     if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted) co_return false;
     // A timed-out tcp_stream is already closed: nothing can be written back.
     if (ec == beast::error::timeout) co_return false;
@@ -672,8 +693,11 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     while (!ex.parser.is_done()) {
         req.body().data = up_buf_.data();
         req.body().size = up_buf_.size();
-        lowest(stream_).expires_after(t.idle);
-        auto [rec, rn] = co_await http::async_read_some(stream_, buffer_, ex.parser, nothrow);
+        boost::system::error_code rec;
+        if (!parse_buffered(ex.parser, buffer_, rec)) {
+            lowest(stream_).expires_after(t.idle);
+            std::tie(rec, std::ignore) = co_await http::async_read_some(stream_, buffer_, ex.parser, nothrow);
+        }
         if (rec == http::error::need_buffer) rec = {};
         if (rec == http::error::body_limit) co_return Outcome::body_too_large;
         if (rec.category() == http::make_error_code(http::error::bad_chunk).category() &&
@@ -751,8 +775,11 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     while (!rp->is_done()) {
         res.body().data = down_buf_.data();
         res.body().size = down_buf_.size();
-        up_tcp.expires_after(t.upstream_response);
-        auto [rec, rn] = co_await http::async_read_some(up, conn.buffer, *rp, nothrow);
+        boost::system::error_code rec;
+        if (!parse_buffered(*rp, conn.buffer, rec)) {
+            up_tcp.expires_after(t.upstream_response);
+            std::tie(rec, std::ignore) = co_await http::async_read_some(up, conn.buffer, *rp, nothrow);
+        }
         if (rec == http::error::need_buffer) rec = {};
         if (rec) {
             if (!header_sent) co_return Outcome::bad_gateway;  // the client has seen nothing yet
