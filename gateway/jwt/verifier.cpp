@@ -164,6 +164,11 @@ bool verify_signature(Algorithm alg, const Key& key, std::string_view input, std
         sig_bytes = der;
     } else if (family_of(alg) == KeyFamily::okp && sig.size() != 64) {
         return false;
+    } else if (family_of(alg) == KeyFamily::rsa &&
+               sig.size() != static_cast<std::size_t>(EVP_PKEY_get_size(key.pkey()))) {
+        // RFC 8017 8.1.2/8.2.2 step 1: exactly k octets. OpenSSL's PSS path would take a
+        // shorter string as the same integer, so one signature had several encodings.
+        return false;
     }
 
     if (const EVP_PKEY_CTX* prepared = key.verify_context(alg)) {

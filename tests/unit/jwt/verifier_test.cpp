@@ -163,6 +163,24 @@ TEST_P(PerAlgorithm, WrongSignatureLengthsAreRejected) {
     EXPECT_FALSE(verify_signature(GetParam().alg, *k, t.signing_input, ""));
 }
 
+// A PSS signature is random; about one in 256 starts with a zero byte, and without it
+// the string is a different encoding of the same integer. Only the k-octet form counts.
+TEST(Verifier, RsaSignatureWithoutItsLeadingZeroIsRejected) {
+    const auto k = private_key("rsa");
+    for (int i = 0; i < 5000; ++i) {
+        auto c = claims();
+        c["jti"] = i;
+        const std::string token = sign_token(Algorithm::PS256, *k, c);
+        ParsedToken t;
+        ASSERT_EQ(parse_token(token, t), Status::ok);
+        if (t.signature[0] != '\0') continue;
+        ASSERT_TRUE(verify_signature(Algorithm::PS256, *k, t.signing_input, t.signature));
+        EXPECT_FALSE(verify_signature(Algorithm::PS256, *k, t.signing_input, t.signature.substr(1)));
+        return;
+    }
+    FAIL() << "no PSS signature with a leading zero byte in 5000 tries";
+}
+
 INSTANTIATE_TEST_SUITE_P(Jws, PerAlgorithm,
                          ::testing::Values(AlgCase{Algorithm::HS256, ""}, AlgCase{Algorithm::HS384, ""},
                                            AlgCase{Algorithm::HS512, ""}, AlgCase{Algorithm::RS256, "rsa"},
