@@ -130,7 +130,11 @@ void strip_hop_by_hop_impl(Fields& fields, bool keep_upgrade) {
 template <class Fields>
 void append_to_list_impl(Fields& fields, std::string_view name, std::string_view value) {
     auto it = fields.find(name);
-    if (it == fields.end() || it->value().empty()) {
+    if (it == fields.end()) {
+        fields.insert(name, value);  // absent: nothing to erase first
+        return;
+    }
+    if (it->value().empty()) {
         fields.set(name, value);
         return;
     }

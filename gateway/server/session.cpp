@@ -139,6 +139,71 @@ bool parse_buffered(Parser& parser, beast::flat_buffer& buffer, boost::system::e
     return true;
 }
 
+// What prepare() needs to know about the client's header fields, from one walk over
+// them instead of a lookup (a case-insensitive tree search) per name.
+struct SeenFields {
+    std::string_view origin, request_id, host, transfer_encoding, acrm, expect;
+    int transfer_encodings = 0, content_lengths = 0, hosts = 0, request_ids = 0;
+    bool has_origin = false, has_request_id = false, has_acrm = false, has_expect = false, upgrade = false;
+    bool connection = false;  // a Connection header may name (and so remove) any of these
+    bool forwarded_for = false, forwarded_proto = false, forwarded_host = false, via = false;
+
+    explicit SeenFields(const ArenaFields& fields) {
+        for (const auto& f : fields) {
+            switch (f.name()) {
+                case http::field::origin:
+                    if (!has_origin) origin = f.value();
+                    has_origin = true;
+                    break;
+                case http::field::transfer_encoding:
+                    transfer_encoding = f.value();
+                    ++transfer_encodings;
+                    break;
+                case http::field::content_length: ++content_lengths; break;
+                case http::field::host:
+                    host = f.value();
+                    ++hosts;
+                    break;
+                case http::field::access_control_request_method:
+                    if (!has_acrm) acrm = f.value();
+                    has_acrm = true;
+                    break;
+                case http::field::expect:
+                    if (!has_expect) expect = f.value();
+                    has_expect = true;
+                    break;
+                case http::field::upgrade: upgrade = true; break;
+                case http::field::connection: connection = true; break;
+                case http::field::via: via = true; break;
+                case http::field::unknown: {
+                    const auto name = f.name_string();
+                    if (name.size() < 12 || !beast::iequals(name.substr(0, 2), "x-")) break;
+                    if (beast::iequals(name, "x-request-id")) {
+                        if (!has_request_id) request_id = f.value();
+                        has_request_id = true;
+                        ++request_ids;
+                    } else if (beast::iequals(name, "x-forwarded-for")) {
+                        forwarded_for = true;
+                    } else if (beast::iequals(name, "x-forwarded-proto")) {
+                        forwarded_proto = true;
+                    } else if (beast::iequals(name, "x-forwarded-host")) {
+                        forwarded_host = true;
+                    }
+                    break;
+                }
+                default: break;
+            }
+        }
+    }
+};
+
+// Sets a field the caller knows is absent (insert, no lookup) or may be present (set).
+template <class Fields>
+void put_field(Fields& fields, bool present, std::string_view name, std::string_view value) {
+    if (present) fields.set(name, value);
+    else fields.insert(name, value);
+}
+
 // Splits a request target into path and query; absolute-form targets
 // ("http://host/path") are reduced to their path.
 void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
@@ -478,30 +543,32 @@ typename Session<Stream>::Next Session<Stream>::prepare(Exchange& ex, Reply& rep
         return Next::reply;
     };
     auto& req = ex.parser.get();
+    const SeenFields seen(req);
     ex.method = req.method_string();
     ex.version = req.version();
     ex.keep_alive = req.keep_alive();
     ex.path = req.target();
-    if (auto it = req.find(http::field::origin); it != req.end()) ex.origin = it->value();
-    if (auto it = req.find("X-Request-Id"); it != req.end() && proxy::valid_request_id(it->value())) {
-        ex.request_id = it->value();
+    if (seen.has_origin) ex.origin = seen.origin;
+    const bool keep_request_id = seen.has_request_id && proxy::valid_request_id(seen.request_id);
+    if (keep_request_id) {
+        ex.request_id = seen.request_id;
     } else {
         ex.request_id = proxy::make_request_id(w_.rng);
     }
 
     // Framing the upstream could read differently from us is refused outright
     // (request smuggling): only "chunked" alone, one Content-Length, never both.
-    if (req.count(http::field::transfer_encoding) > 0) {
-        if (req.count(http::field::transfer_encoding) != 1 ||
-            !beast::iequals(req[http::field::transfer_encoding], "chunked") || !ex.parser.chunked())
+    if (seen.transfer_encodings > 0) {
+        if (seen.transfer_encodings != 1 || !beast::iequals(seen.transfer_encoding, "chunked") ||
+            !ex.parser.chunked())
             return fail(http::status::not_implemented, "unsupported_transfer_encoding",
                         "only Transfer-Encoding: chunked is supported", true);
-        if (req.count(http::field::content_length) > 0)
+        if (seen.content_lengths > 0)
             return fail(http::status::bad_request, "bad_request", "both Content-Length and Transfer-Encoding", true);
     }
-    if (req.count(http::field::content_length) > 1)
+    if (seen.content_lengths > 1)
         return fail(http::status::bad_request, "bad_request", "duplicate Content-Length", true);
-    if (req.count(http::field::host) > 1 || (ex.version == 11 && req.count(http::field::host) == 0))
+    if (seen.hosts > 1 || (ex.version == 11 && seen.hosts == 0))
         return fail(http::status::bad_request, "bad_request", "missing or repeated Host", true);
 
     std::string_view raw_path, query;
@@ -509,12 +576,11 @@ typename Session<Stream>::Next Session<Stream>::prepare(Exchange& ex, Reply& rep
     auto path = proxy::normalize_path(raw_path);
     if (!path) return fail(http::status::bad_request, "bad_request", "invalid request path");
 
-    std::string host = proxy::normalize_host(req[http::field::host]);
-    auto acrm = req.find("Access-Control-Request-Method");
-    if (acrm != req.end() && cors::is_preflight(ex.method, req.find(http::field::origin) != req.end(), true)) {
+    std::string host = proxy::normalize_host(seen.host);
+    if (seen.has_acrm && cors::is_preflight(ex.method, seen.has_origin, true)) {
         // A preflight asks about the method it announces: route it as that method, so a
         // route limited to [GET, POST] still has its preflights answered.
-        const auto* target_route = ex.snap->match(acrm->value(), host, *path);
+        const auto* target_route = ex.snap->match(seen.acrm, host, *path);
         if (target_route && target_route->cors) {
             ex.route = target_route;
             ex.cors = target_route->cors.get();
@@ -593,10 +659,10 @@ typename Session<Stream>::Next Session<Stream>::prepare(Exchange& ex, Reply& rep
 
     // Build the upstream request in place.
     for (const auto& name : ex.snap->identity_headers) req.erase(name);
-    ex.upgrade = proxy::wants_upgrade(req);
+    ex.upgrade = seen.upgrade && proxy::wants_upgrade(req);
     const bool chunked = ex.parser.chunked();
-    if (auto it = req.find(http::field::expect); it != req.end()) {
-        ex.expect_continue = beast::iequals(it->value(), "100-continue");
+    if (seen.has_expect) {
+        ex.expect_continue = beast::iequals(seen.expect, "100-continue");
         req.erase(http::field::expect);  // the gateway answers 100-continue itself
     }
     std::string target = ex.route->cfg->strip_prefix.empty() ? *path : proxy::strip_prefix(*path, ex.route->cfg->strip_prefix);
@@ -604,21 +670,31 @@ typename Session<Stream>::Next Session<Stream>::prepare(Exchange& ex, Reply& rep
         target += '?';
         target += query;
     }
-    std::string forwarded_host(req[http::field::host]);
+    const std::string_view forwarded_host = seen.host;  // still in the arena: erased fields are not freed
     proxy::strip_hop_by_hop(req, ex.upgrade);
     if (chunked) req.chunked(true);
     if (verified) {
-        for (const auto& [name, value] : verified->forward_headers) req.set(name, value);
+        // Every identity header was erased above, so one header needs no lookup; with more,
+        // set() keeps a payload header named like a claim header from appearing twice.
+        const auto& out = verified->forward_headers;
+        for (const auto& [name, value] : out) {
+            if (out.size() == 1) req.insert(name, value);
+            else req.set(name, value);
+        }
     }
-    proxy::append_to_list(req, "X-Forwarded-For", client_ip_);
-    req.set("X-Forwarded-Proto", ex.snap->server_tls ? "https" : "http");
+    if (seen.forwarded_for) proxy::append_to_list(req, "X-Forwarded-For", client_ip_);
+    else req.insert("X-Forwarded-For", client_ip_);
+    put_field(req, seen.forwarded_proto, "X-Forwarded-Proto", ex.snap->server_tls ? "https" : "http");
     if (forwarded_host.empty()) {
-        req.erase("X-Forwarded-Host");
+        if (seen.forwarded_host) req.erase("X-Forwarded-Host");
     } else {
-        req.set("X-Forwarded-Host", forwarded_host);
+        put_field(req, seen.forwarded_host, "X-Forwarded-Host", forwarded_host);
     }
-    req.set("X-Request-Id", ex.request_id);
-    proxy::append_to_list(req, "Via", "1.1 authgate");
+    // A valid id the client sent once stays as it is, unless Connection may have removed it.
+    if (!keep_request_id || seen.request_ids > 1 || seen.connection)
+        put_field(req, seen.has_request_id, "X-Request-Id", ex.request_id);
+    if (seen.via) proxy::append_to_list(req, "Via", "1.1 authgate");
+    else req.insert(http::field::via, "1.1 authgate");
     req.target(target);
     req.version(11);
     return Next::forward;

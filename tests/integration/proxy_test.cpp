@@ -70,6 +70,29 @@ TEST_F(ProxyTest, KeepsClientRequestIdAndNeverTrustsForwardedProto) {
     EXPECT_NE(r2->header("X-Request-Id"), "bad id");
 }
 
+// The upstream always gets exactly one X-Request-Id: a Connection header naming it does
+// not remove it, and a repeated one is collapsed to the id the gateway reports.
+TEST_F(ProxyTest, UpstreamGetsExactlyOneRequestId) {
+    auto count = [](const std::string& body, std::string_view needle) {
+        std::size_t n = 0;
+        for (auto at = body.find(needle); at != std::string::npos; at = body.find(needle, at + 1)) ++n;
+        return n;
+    };
+    Client c(gw().port());
+    auto named = c.request("GET", "/public/x", {{"Connection", "X-Request-Id"}, {"X-Request-Id", "abc-123"}});
+    ASSERT_TRUE(named);
+    EXPECT_EQ(echoed_header(named->body, "X-Request-Id"), "abc-123");
+    EXPECT_EQ(named->header("X-Request-Id"), "abc-123");
+    auto twice = c.request("GET", "/public/x", {{"X-Request-Id", "abc-123"}, {"X-Request-Id", "def-456"}});
+    ASSERT_TRUE(twice);
+    EXPECT_EQ(count(twice->body, "\"X-Request-Id\":"), 1u) << twice->body;
+    EXPECT_EQ(echoed_header(twice->body, "X-Request-Id"), twice->header("X-Request-Id"));
+    auto spoofed = c.request("GET", "/public/x", {{"X-Forwarded-Proto", "https"}, {"X-Forwarded-Proto", "wss"}});
+    ASSERT_TRUE(spoofed);
+    EXPECT_EQ(count(spoofed->body, "\"X-Forwarded-Proto\":"), 1u) << spoofed->body;
+    EXPECT_EQ(echoed_header(spoofed->body, "X-Forwarded-Proto"), "http");
+}
+
 TEST_F(ProxyTest, StripsHopByHopHeadersBothWays) {
     Client c(gw().port());
     auto r = c.request("GET", "/public/x",
