@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <openssl/core_names.h>
@@ -28,14 +29,15 @@ const Digests& digests() {
 
 enum class Decode { ok, bad_base64, bad_json };
 
-// base64url segment -> JSON object. Boost.JSON's error_code overload: no exceptions.
-Decode parse_object(std::string_view b64, std::string& scratch, boost::json::object& out) {
+// base64url segment -> JSON object, allocated from `storage`. Boost.JSON's error_code
+// overload: no exceptions.
+Decode parse_object(std::string_view b64, std::string& scratch, boost::json::storage_ptr storage,
+                    boost::json::value& out) {
     scratch.clear();
     if (!base64url_decode(b64, scratch)) return Decode::bad_base64;
     boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(scratch, ec);
-    if (ec || !v.is_object()) return Decode::bad_json;
-    out = std::move(v.get_object());
+    out = boost::json::parse(scratch, ec, std::move(storage));
+    if (ec || !out.is_object()) return Decode::bad_json;
     return Decode::ok;
 }
 
@@ -116,31 +118,39 @@ Status parse_token(std::string_view token, ParsedToken& out) {
 
     std::string scratch;
     scratch.reserve(base64url_decoded_max(std::max(out.header_b64.size(), out.payload_b64.size())));
-    switch (parse_object(out.header_b64, scratch, out.header)) {
+    // The header is only read here: it lives in a buffer on the stack (Boost.JSON spills
+    // to the heap only for an unusually large one) instead of a heap block per value.
+    unsigned char header_memory[1024];
+    boost::json::monotonic_resource header_resource(header_memory, sizeof header_memory);
+    boost::json::value header_value;
+    switch (parse_object(out.header_b64, scratch, &header_resource, header_value)) {
         case Decode::ok: break;
         case Decode::bad_base64: return Status::token_malformed;
         case Decode::bad_json: return Status::header_invalid;
     }
+    const auto& header = header_value.get_object();
 
     // RFC 7515 4.1.11: extensions listed in crit must be understood; authgate implements none.
-    if (out.header.contains("crit")) return Status::crit_unsupported;
-    const auto* alg = out.header.if_contains("alg");
+    if (header.contains("crit")) return Status::crit_unsupported;
+    const auto* alg = header.if_contains("alg");
     if (!alg || !alg->is_string()) return Status::header_invalid;
     const auto& alg_name = alg->get_string();
     out.alg = parse_algorithm(std::string_view(alg_name.data(), alg_name.size()));
     out.has_kid = false;
     out.kid.clear();
-    if (const auto* kid = out.header.if_contains("kid")) {
+    if (const auto* kid = header.if_contains("kid")) {
         if (!kid->is_string()) return Status::header_invalid;
         out.kid.assign(kid->get_string().data(), kid->get_string().size());
         out.has_kid = true;
     }
 
-    switch (parse_object(out.payload_b64, scratch, out.payload)) {
+    boost::json::value payload_value;
+    switch (parse_object(out.payload_b64, scratch, {}, payload_value)) {
         case Decode::ok: break;
         case Decode::bad_base64: return Status::token_malformed;
         case Decode::bad_json: return Status::payload_invalid;
     }
+    out.payload = std::move(payload_value.get_object());
 
     out.signature.clear();
     if (!base64url_decode(sig_b64, out.signature)) return Status::token_malformed;

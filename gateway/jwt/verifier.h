@@ -26,7 +26,6 @@ struct ParsedToken {
     std::string_view payload_b64;
     std::string_view signing_input;  // header_b64 "." payload_b64
     std::string signature;           // decoded signature bytes
-    boost::json::object header;
     boost::json::object payload;
     std::optional<Algorithm> alg;    // nullopt: "none" or a name authgate does not know
     std::string kid;
