@@ -29,20 +29,22 @@ std::shared_ptr<const VerifiedToken> TokenCache::find(std::uint64_t provider_id,
 
 void TokenCache::insert(std::uint64_t provider_id, std::string_view token, std::shared_ptr<const VerifiedToken> value) {
     if (!value) return;
+    // One hash walk: the node is made first and the map told about it; an existing entry
+    // (rare: the caller has just missed) keeps its node and takes the new value.
     const KeyView k = key(provider_id, token);
-    auto it = map_.find(k);
-    if (it != map_.end()) {
-        it->second->value = std::move(value);
+    lru_.push_front(Entry{provider_id, std::string(token), k.hash, std::move(value)});
+    auto [it, inserted] = map_.emplace(KeyView{provider_id, lru_.front().token, k.hash}, lru_.begin());
+    if (!inserted) {
+        it->second->value = std::move(lru_.front().value);
+        lru_.pop_front();
         lru_.splice(lru_.begin(), lru_, it->second);
         return;
     }
-    while (map_.size() >= max_entries_ && !lru_.empty()) {
+    while (map_.size() > max_entries_) {
         const Entry& last = lru_.back();
         map_.erase(KeyView{last.provider, last.token, last.hash});
         lru_.pop_back();
     }
-    lru_.push_front(Entry{provider_id, std::string(token), k.hash, std::move(value)});
-    map_.emplace(KeyView{provider_id, lru_.front().token, k.hash}, lru_.begin());
 }
 
 void TokenCache::erase(std::uint64_t provider_id, std::string_view token) {
