@@ -135,11 +135,15 @@ TEST(Cli, ReloadOnSighupAndDrainOnSigterm) {
         EXPECT_EQ(c.request("GET", "/one/x")->status, 200u);
     }
     // SIGTERM while a request is in flight: it completes, then the process exits 0.
+    // Signal only once the backend has the slow request: before that the gateway may not
+    // have read it yet, and an idle connection is closed at once on SIGTERM.
+    const auto before = backend.requests();
     Client slow(port);
     slow.send("GET /one/x?delay_ms=300 HTTP/1.1\r\nHost: a\r\n\r\n");
     for (auto deadline = std::chrono::steady_clock::now() + 5s;
-         backend.requests() < 4 && std::chrono::steady_clock::now() < deadline;) {
+         backend.requests() <= before && std::chrono::steady_clock::now() < deadline;) {
     }
+    ASSERT_GT(backend.requests(), before) << "the slow request never reached the backend";
     EXPECT_EQ(gw.signal_and_wait(SIGTERM, 10s), 0);
     auto r = slow.read_response();
     ASSERT_TRUE(r);
