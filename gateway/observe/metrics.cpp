@@ -193,26 +193,24 @@ std::string Metrics::render(const ScrapeState& state) const {
         sample(out, "authgate_request_duration_seconds_count", {{"route", route_names[s]}}, count);
     }
 
-    family(out, "authgate_auth_denials_total", "counter",
-           "Requests refused by authentication (401, 403, 503) by route and failed check.");
-    for (std::size_t s = 0; s < routes.size(); ++s) {
-        for (std::size_t i = 0; i < kAuthReasons; ++i) {
-            if (routes[s].denials[i])
-                sample(out, "authgate_auth_denials_total", {{"route", route_names[s]}, {"reason", reason(i)}},
-                       routes[s].denials[i]);
+    // Counters by route and failed check: the same family shape for denials and for
+    // report_only would-be denials.
+    using Reasons = std::array<std::uint64_t, kAuthReasons>;
+    auto by_reason = [&](std::string_view name, std::string_view help, Reasons RouteTotals::*cells) {
+        family(out, name, "counter", help);
+        for (std::size_t s = 0; s < routes.size(); ++s) {
+            const Reasons& counts = routes[s].*cells;
+            for (std::size_t i = 0; i < kAuthReasons; ++i) {
+                if (counts[i]) sample(out, name, {{"route", route_names[s]}, {"reason", reason(i)}}, counts[i]);
+            }
         }
-    }
-
-    family(out, "authgate_auth_report_only_total", "counter",
-           "Requests a report_only route forwarded although authentication would have refused them, "
-           "by route and failed check.");
-    for (std::size_t s = 0; s < routes.size(); ++s) {
-        for (std::size_t i = 0; i < kAuthReasons; ++i) {
-            if (routes[s].report_only[i])
-                sample(out, "authgate_auth_report_only_total", {{"route", route_names[s]}, {"reason", reason(i)}},
-                       routes[s].report_only[i]);
-        }
-    }
+    };
+    by_reason("authgate_auth_denials_total",
+              "Requests refused by authentication (401, 403, 503) by route and failed check.", &RouteTotals::denials);
+    by_reason("authgate_auth_report_only_total",
+              "Requests a report_only route forwarded although authentication would have refused them, "
+              "by route and failed check.",
+              &RouteTotals::report_only);
 
     family(out, "authgate_upstream_errors_total", "counter",
            "Failed upstream exchanges by upstream and kind (connect_refused, connect_timeout, tls, resolve, "
