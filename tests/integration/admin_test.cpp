@@ -57,12 +57,7 @@ class AdminTest : public GatewayTest {
 protected:
     void SetUp() override {
         cfg.admin = config::Admin{{"127.0.0.1", 0}, {}};
-        config::JwtProvider hs;
-        hs.name = "hs";
-        hs.algorithms = {"HS256"};
-        hs.keys.secret = kSecret;
-        hs.forward_claims = {{"sub", "X-User-Id"}};
-        cfg.jwt.providers = {hs};
+        cfg.jwt.providers = {hs256_provider("hs", kSecret)};
         cfg.routes = {route("public", "/public/"), auth_route("api", "/api/", config::RouteAuth::Mode::required),
                       auth_route("shadow", "/shadow/", config::RouteAuth::Mode::report_only)};
     }
@@ -277,11 +272,7 @@ TEST_F(AdminTest, ActiveConnectionsGauge) {
 }
 
 TEST_F(AdminTest, ReadyzIs503UntilAJwksUrlProviderHasKeys) {
-    config::JwtProvider remote;
-    remote.name = "remote";
-    remote.algorithms = {"RS256"};
-    remote.keys.jwks_url = "http://127.0.0.1:" + std::to_string(dead_port()) + "/.well-known/jwks.json";
-    cfg.jwt.providers.push_back(remote);
+    cfg.jwt.providers.push_back(unreachable_jwks_provider("remote"));
     auto& g = gw();
     ASSERT_TRUE(g.snapshot()->providers->wait_for_first_fetch(10s));
     auto r = admin("GET", "/readyz");

@@ -135,10 +135,7 @@ class AuthTest : public GatewayTest {
 protected:
     void SetUp() override {
         cfg = base_config(backend.port());
-        config::JwtProvider hs;
-        hs.name = "hs";
-        hs.algorithms = {"HS256"};
-        hs.keys.secret = kSecret;
+        config::JwtProvider hs = hs256_provider("hs", kSecret);
         hs.forward_claims = {{"sub", "X-User-Id"},
                              {"username", "X-User-Name"},
                              {"roles", "X-User-Roles"},
@@ -510,11 +507,7 @@ TEST_F(AuthTest, JwksFileSelectsKeysByKid) {
 }
 
 TEST_F(AuthTest, JwksUrlNeverFetchedIs503WithRetryAfter) {
-    config::JwtProvider p;
-    p.name = "remote";
-    p.algorithms = {"RS256"};
-    p.keys.jwks_url = "http://127.0.0.1:" + std::to_string(dead_port()) + "/.well-known/jwks.json";
-    cfg.jwt.providers.push_back(p);
+    cfg.jwt.providers.push_back(unreachable_jwks_provider("remote"));
     cfg.routes.insert(cfg.routes.begin(), auth_route("remote", "/remote/", {"remote"}));
     auto& g = gw();
     ASSERT_TRUE(g.snapshot()->providers->wait_for_first_fetch(10s));

@@ -108,12 +108,7 @@ protected:
         open_cred.allow_credentials = true;
         cfg.cors.policies = {web, open, open_cred};
 
-        config::JwtProvider hs;
-        hs.name = "hs";
-        hs.algorithms = {"HS256"};
-        hs.keys.secret = kSecret;
-        hs.forward_claims = {{"sub", "X-User-Id"}};
-        cfg.jwt.providers = {hs};
+        cfg.jwt.providers = {hs256_provider("hs", kSecret)};
 
         config::Upstream dead;
         dead.name = "dead";

@@ -134,6 +134,23 @@ config::Route route(std::string name, std::string path_prefix, std::string upstr
     return r;
 }
 
+config::JwtProvider hs256_provider(std::string name, std::string secret) {
+    config::JwtProvider p;
+    p.name = std::move(name);
+    p.algorithms = {"HS256"};
+    p.keys.secret = std::move(secret);
+    p.forward_claims = {{"sub", "X-User-Id"}};
+    return p;
+}
+
+config::JwtProvider unreachable_jwks_provider(std::string name) {
+    config::JwtProvider p;
+    p.name = std::move(name);
+    p.algorithms = {"RS256"};
+    p.keys.jwks_url = "http://127.0.0.1:" + std::to_string(dead_port()) + "/.well-known/jwks.json";
+    return p;
+}
+
 Gateway::Gateway(config::Config cfg, int access_log_fd) {
     config::Diagnostics diag;
     snap_ = proxy::Snapshot::compile(std::move(cfg), diag);

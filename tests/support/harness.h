@@ -66,6 +66,10 @@ std::uint16_t dead_port();
 // A minimal config: one listener on 127.0.0.1:0, one upstream, routes added by the test.
 config::Config base_config(std::uint16_t backend_port, unsigned workers = 1);
 config::Route route(std::string name, std::string path_prefix, std::string upstream = "backend");
+// An HS256 provider with `secret` that forwards `sub` as X-User-Id.
+config::JwtProvider hs256_provider(std::string name, std::string secret);
+// An RS256 provider whose jwks_url is a loopback port nothing listens on: it never has keys.
+config::JwtProvider unreachable_jwks_provider(std::string name);
 
 // The gateway in-process.
 class Gateway {

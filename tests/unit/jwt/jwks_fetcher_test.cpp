@@ -14,9 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jwt/authenticator.h"
-#include "jwt/provider.h"
-#include "jwt_test_util.h"
+#include "remote_provider_test.h"
 
 namespace authgate::jwt {
 namespace {
@@ -106,49 +104,9 @@ private:
     int status_ = 200;
 };
 
-// Polls `cond` until true or the deadline passes.
-template <typename F>
-bool eventually(F cond, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (cond()) return true;
-        std::this_thread::yield();
-        std::this_thread::sleep_for(1ms);  // poll interval, not synchronisation
-    }
-    return cond();
-}
-
-class FetcherTest : public ::testing::Test {
+class FetcherTest : public RemoteProviderTest {
 protected:
-    void make(const std::string& url, config::Duration refresh) {
-        config::Jwt jwt;
-        auto cfg = provider_config("remote", {"RS256", "ES256"});
-        cfg.keys.jwks_url = url;
-        cfg.keys.jwks_refresh = refresh;
-        jwt.providers = {cfg};
-        config::Diagnostics diag;
-        set_ = ProviderSet::create(jwt, diag);
-        ASSERT_TRUE(diag.ok()) << diag.errors().front();
-        provider_ = set_->find("remote");
-        config::RouteAuth ra;
-        ra.none = false;
-        ra.providers = {"remote"};
-        auth_ = Authenticator::create(ra, *set_, diag);
-    }
-    AuthOutcome call(const std::string& token) {
-        return auth_->authenticate(FakeRequest().bearer(token), kNow, nullptr);
-    }
-    static std::string rsa_token(const std::string& kid, const std::string& which = "rsa") {
-        return sign_token(Algorithm::RS256, *private_key(which), claims(), {{"kid", kid}});
-    }
-    void TearDown() override {
-        if (set_) set_->stop();
-    }
-
     JwksServer server_;
-    std::shared_ptr<ProviderSet> set_;
-    std::shared_ptr<const Provider> provider_;
-    std::shared_ptr<const Authenticator> auth_;
 };
 
 TEST_F(FetcherTest, InitialFetch) {

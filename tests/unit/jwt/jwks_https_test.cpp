@@ -26,10 +26,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "jwt/authenticator.h"
 #include "jwt/ossl.h"
-#include "jwt/provider.h"
-#include "jwt_test_util.h"
+#include "remote_provider_test.h"
 
 namespace authgate::jwt {
 namespace {
@@ -234,17 +232,6 @@ private:
     std::string host_;
 };
 
-// Polls `cond` until true or the deadline passes.
-template <typename F>
-bool eventually(F cond, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(1ms);  // poll interval, not synchronisation
-    }
-    return cond();
-}
-
 // Sets an environment variable for the scope, then puts back what was there.
 class ScopedEnv {
 public:
@@ -262,7 +249,7 @@ private:
     std::optional<std::string> old_;
 };
 
-class HttpsFetcherTest : public ::testing::Test {
+class HttpsFetcherTest : public RemoteProviderTest {
 protected:
     static void SetUpTestSuite() {
         // A TLS peer that hangs up mid-write must give EPIPE, not kill the test binary.
@@ -286,27 +273,6 @@ protected:
         server_ = std::make_unique<TlsJwksServer>(id);
         server_->set_body(body);
     }
-    void make(const std::string& url, config::Duration refresh) {
-        config::Jwt jwt;
-        auto cfg = provider_config("remote", {"RS256", "ES256"});
-        cfg.keys.jwks_url = url;
-        cfg.keys.jwks_refresh = refresh;
-        jwt.providers = {cfg};
-        config::Diagnostics diag;
-        set_ = ProviderSet::create(jwt, diag);
-        ASSERT_TRUE(diag.ok()) << diag.errors().front();
-        provider_ = set_->find("remote");
-        config::RouteAuth ra;
-        ra.none = false;
-        ra.providers = {"remote"};
-        auth_ = Authenticator::create(ra, *set_, diag);
-    }
-    AuthOutcome call(const std::string& token) {
-        return auth_->authenticate(FakeRequest().bearer(token), kNow, nullptr);
-    }
-    static std::string rsa_token(const std::string& kid) {
-        return sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", kid}});
-    }
     // One fetch that must fail in the TLS handshake: the server saw the connection, the
     // client never sent a request, and the provider has no keys (503 semantics).
     void expect_handshake_rejected() {
@@ -323,7 +289,7 @@ protected:
         EXPECT_EQ(out.status, Status::keys_unavailable);
     }
     void TearDown() override {
-        if (set_) set_->stop();
+        RemoteProviderTest::TearDown();
         if (server_) server_->stop();
     }
 
@@ -335,9 +301,6 @@ protected:
 
     ScopedEnv cert_file_{"SSL_CERT_FILE"};  // restored after the fetcher stopped (TearDown)
     std::unique_ptr<TlsJwksServer> server_;
-    std::shared_ptr<ProviderSet> set_;
-    std::shared_ptr<const Provider> provider_;
-    std::shared_ptr<const Authenticator> auth_;
 };
 
 const std::string& jwks_k1() {
