@@ -58,6 +58,15 @@ std::vector<std::shared_ptr<const Provider>> ProviderSet::providers() const {
 
 const std::vector<std::string>& ProviderSet::identity_headers() const { return impl_->identity_headers; }
 
+void ProviderSet::carry_over_keys(const ProviderSet& previous) {
+    // By URL, not by name: the keys belong to the issuer's endpoint.
+    for (const auto& p : impl_->providers) {
+        for (const auto& old : previous.impl_->providers) {
+            if (p->carry_over_fetched(*old)) break;
+        }
+    }
+}
+
 void ProviderSet::start() {
     std::lock_guard lock(impl_->fetcher_mu);
     if (impl_->fetcher) return;

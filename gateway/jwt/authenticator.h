@@ -69,6 +69,9 @@ public:
     // Every forward_claims header and forward_payload_header of every provider, lower case:
     // the proxy removes them from every client request.
     const std::vector<std::string>& identity_headers() const;
+    // Reload: every jwks_url provider starts with the last keys a provider of `previous`
+    // fetched from the same URL (Provider::carry_over_fetched). Call before start().
+    void carry_over_keys(const ProviderSet& previous);
     // Starts JWKS URL fetchers (background thread); idempotent. stop() ends them.
     void start();
     void stop();

@@ -185,19 +185,47 @@ bool Provider::issuer_matches(const boost::json::object& payload) const {
 }
 
 void Provider::publish(std::vector<KeyPtr> keys) {
+    std::lock_guard lock(set_mu_);
+    publish_locked(std::move(keys));
+}
+
+void Provider::publish_locked(std::vector<KeyPtr> keys) {
     auto set = std::make_shared<KeySet>();
     set->keys = std::move(keys);
     set->generation = next_key_generation();
-    std::lock_guard lock(set_mu_);
     set_ = std::move(set);
     generation_.store(set_->generation, std::memory_order_release);
 }
 
 void Provider::publish_fetched(std::vector<KeyPtr> keys) {
+    std::lock_guard lock(set_mu_);
+    publish_fetched_locked(std::move(keys));
+}
+
+void Provider::publish_fetched_locked(std::vector<KeyPtr> keys) {
     // Fetched keys first: a rotated issuer key should win over a stale static copy.
-    keys.insert(keys.end(), static_keys_.begin(), static_keys_.end());
-    publish(std::move(keys));
+    std::vector<KeyPtr> merged = keys;
+    merged.insert(merged.end(), static_keys_.begin(), static_keys_.end());
+    fetched_ = std::move(keys);
+    publish_locked(std::move(merged));
     ever_fetched_.store(true, std::memory_order_release);
+}
+
+bool Provider::carry_over_fetched(const Provider& previous) {
+    if (&previous == this || !has_jwks_url() || !previous.has_jwks_url() || previous.jwks_url() != jwks_url())
+        return false;
+    std::vector<KeyPtr> keys;
+    {
+        std::lock_guard lock(previous.set_mu_);  // its fetcher may still be publishing
+        keys = previous.fetched_;
+    }
+    if (keys.empty()) return false;
+    // Checked under the lock our fetcher publishes under: a fetch that already landed wins.
+    std::lock_guard lock(set_mu_);
+    if (ever_fetched_.load(std::memory_order_acquire)) return false;
+    spdlog::debug("jwt provider {}: starts with the {} keys last fetched from {}", cfg_.name, keys.size(), jwks_url());
+    publish_fetched_locked(std::move(keys));
+    return true;
 }
 
 KeySetPtr Provider::key_set() const {

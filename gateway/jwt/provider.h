@@ -84,9 +84,17 @@ public:
     bool has_jwks_url() const { return cfg_.keys.jwks_url.has_value(); }
     const std::string& jwks_url() const { return *cfg_.keys.jwks_url; }
     config::Duration jwks_refresh() const { return cfg_.keys.jwks_refresh; }
+    // True once this provider has a fetched key set: its own fetch, or one carried over
+    // from the provider it replaced at a reload (carry_over_fetched).
     bool ever_fetched() const { return ever_fetched_.load(std::memory_order_acquire); }
     // Publishes fetched keys (merged with the static ones) as a new generation.
     void publish_fetched(std::vector<KeyPtr> keys);
+    // Reload: when `previous` fetches from the same jwks_url and has fetched keys, this
+    // provider starts with them (merged with its own static keys) instead of none, so its
+    // routes do not answer 503 until its own first fetch lands, or while the issuer is down.
+    // No-op once this provider has fetched itself (its set is newer). Fetch counts and
+    // cached verdicts do not carry over (the id is new). True when keys were carried over.
+    bool carry_over_fetched(const Provider& previous);
     void record_fetch(bool success);
     // Fetcher side of the unknown-kid re-fetch: true once per request burst.
     bool take_refetch_request() { return refetch_pending_.exchange(false, std::memory_order_acq_rel); }
@@ -106,6 +114,9 @@ public:
 private:
     explicit Provider(const config::JwtProvider& cfg);
     void publish(std::vector<KeyPtr> keys);
+    // set_mu_ held:
+    void publish_locked(std::vector<KeyPtr> keys);
+    void publish_fetched_locked(std::vector<KeyPtr> keys);
     void request_refetch() const;
 
     config::JwtProvider cfg_;
@@ -118,6 +129,7 @@ private:
 
     mutable std::mutex set_mu_;  // writers, and readers whose per-thread copy is stale
     KeySetPtr set_;
+    std::vector<KeyPtr> fetched_;  // the last fetched keys alone, for the next reload (set_mu_)
     std::atomic<std::uint64_t> generation_{0};
     std::atomic<bool> ever_fetched_{false};
 

@@ -261,7 +261,14 @@ void Server::start() {
 std::vector<std::uint16_t> Server::ports() const { return impl_->ports; }
 
 void Server::reload(std::shared_ptr<const proxy::Snapshot> snapshot) {
-    if (snapshot->providers) snapshot->providers->start();
+    if (snapshot->providers) {
+        // An unchanged jwks_url keeps its last fetched keys: a reload must not turn its
+        // routes (and /readyz) into 503s until the new fetcher's first fetch lands.
+        const auto running = impl_->current();
+        if (running->providers && running->providers != snapshot->providers)
+            snapshot->providers->carry_over_keys(*running->providers);
+        snapshot->providers->start();
+    }
     {
         // Listeners are bound once, at start; say so rather than silently keep the old one.
         const auto& was = impl_->current()->cfg.admin;

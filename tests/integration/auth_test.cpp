@@ -10,8 +10,10 @@
 #include <gtest/gtest.h>
 
 #include "jwt/base64url.h"
+#include "jwt/provider.h"
 #include "jwt/signer.h"
 #include "support/harness.h"
+#include "unit/jwt/jwks_server.h"
 #include "unit/jwt/jwt_test_util.h"
 
 namespace authgate::test {
@@ -524,6 +526,56 @@ TEST_F(AuthTest, JwksUrlNeverFetchedIs503WithRetryAfter) {
     // Without a token it is still the client's fault.
     expect_missing_token(c.request("GET", "/remote/x"));
     EXPECT_EQ(backend.requests(), 0u);
+}
+
+// A reload compiles new providers. One whose jwks_url did not change starts with the keys
+// the running config fetched: its routes and /readyz do not turn 503 until the new fetch
+// lands, nor stay 503 while the issuer is down.
+TEST_F(AuthTest, ReloadKeepsTheKeysOfAnUnchangedJwksUrl) {
+    jt::JwksServer issuer;
+    issuer.set_body(jt::jwks_json({jt::jwk_for("rsa", "k1")}));
+    config::JwtProvider remote;
+    remote.name = "remote";
+    remote.algorithms = {"RS256"};
+    remote.keys.jwks_url = issuer.url();
+    remote.keys.jwks_refresh = 1h;
+    cfg.jwt.providers.push_back(remote);
+    cfg.admin = config::Admin{{"127.0.0.1", 0}, {}};
+    cfg.routes.insert(cfg.routes.begin(), auth_route("remote", "/remote/", {"remote"}));
+    auto& g = gw();
+    ASSERT_TRUE(g.snapshot()->providers->wait_for_first_fetch(10s));
+    const auto token = bearer(jt::sign_token(jwt::Algorithm::RS256, *jt::private_key("rsa"), claims(), {{"kid", "k1"}}));
+    const auto get = [&](std::string_view target) {
+        Client c(g.port());  // a new connection: it starts under the latest snapshot
+        auto r = c.request("GET", target, token);
+        return r ? r->status : 0u;
+    };
+    const auto readyz = [&] {
+        Client c(g.server().admin_port().value_or(0));
+        auto r = c.request("GET", "/readyz");
+        return r ? r->status : 0u;
+    };
+    ASSERT_EQ(get("/remote/x"), 200u);
+    ASSERT_EQ(readyz(), 200u);
+    issuer.stop();  // the issuer goes down, then the config is reloaded
+
+    // The new config adds a route, so a request to it surely runs under the new providers.
+    auto next_cfg = cfg;
+    next_cfg.routes.insert(next_cfg.routes.begin(), auth_route("after", "/after/", {"remote"}));
+    config::Diagnostics diag;
+    auto next = proxy::Snapshot::compile(next_cfg, diag);
+    ASSERT_TRUE(next) << (diag.errors().empty() ? "" : diag.errors().front());
+    g.server().reload(next);
+    // At once, whether or not the new provider's own first fetch has failed yet ...
+    EXPECT_EQ(get("/after/x"), 200u);
+    EXPECT_EQ(readyz(), 200u);
+    // ... and once it surely has.
+    ASSERT_TRUE(next->providers->wait_for_first_fetch(10s));
+    EXPECT_EQ(next->providers->find("remote")->jwks_stats().failures, 1u);
+    EXPECT_EQ(get("/after/x"), 200u);
+    EXPECT_EQ(get("/remote/x"), 200u);
+    EXPECT_EQ(readyz(), 200u);
+    EXPECT_EQ(issuer.requests(), 1);
 }
 
 TEST_F(AuthTest, RepeatedTokenHitsTheCacheAndKeepsWorking) {

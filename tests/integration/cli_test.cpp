@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -9,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "support/harness.h"
+#include "unit/jwt/jwks_server.h"
+#include "unit/jwt/jwt_test_util.h"
 
 namespace authgate::test {
 namespace {
@@ -148,6 +151,57 @@ TEST(Cli, ReloadOnSighupAndDrainOnSigterm) {
     auto r = slow.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200u);
+}
+
+// SIGHUP compiles new JWT providers. One whose jwks_url did not change answers with the
+// keys already fetched, not 503 until its own fetch lands (never, with the issuer down).
+TEST(Cli, SighupKeepsTheKeysOfAnUnchangedJwksUrl) {
+    namespace jt = jwt::test;
+    Backend backend;
+    jt::JwksServer issuer;
+    issuer.set_body(jt::jwks_json({jt::jwk_for("rsa", "k1")}));
+    const auto auth_route = [](const std::string& name) {
+        return "  - name: " + name + "\n    match:\n      path_prefix: /" + name + "/\n    upstream: b\n" +
+               "    auth:\n      providers: [remote]\n";
+    };
+    const std::string jwt_yaml = "jwt:\n  providers:\n    remote:\n      algorithms: [RS256]\n      keys:\n" +
+                                 std::string("        jwks_url: ") + issuer.url() + "\n        jwks_refresh: 1h\n";
+    auto cfg = write_temp("jwks-reload.yaml", gateway_yaml(backend.port(), auth_route("two")) + jwt_yaml);
+    ChildProcess gw({AUTHGATE_BINARY, "-c", cfg.string()});
+    // The plain-http jwks_url warning comes first; the listening line follows it.
+    auto port = listening_port(gw.first_line());
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; port == 0 && std::chrono::steady_clock::now() < deadline;)
+        port = listening_port(gw.drain_output());
+    ASSERT_NE(port, 0) << gw.first_line() << "\n" << gw.drain_output();
+
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto token = jt::sign_token(jwt::Algorithm::RS256, *jt::private_key("rsa"),
+                                      boost::json::object{{"sub", "alice"}, {"iat", now}, {"exp", now + 600}},
+                                      {{"kid", "k1"}});
+    const auto get = [&](const std::string& target) {
+        Client c(port);
+        auto r = c.request("GET", target, {{"Authorization", "Bearer " + token}});
+        return r ? r->status : 0u;
+    };
+    // The first fetch runs in the background after start: wait (bounded) for the keys.
+    unsigned status = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         status != 200 && std::chrono::steady_clock::now() < deadline;)
+        status = get("/two/x");
+    ASSERT_EQ(status, 200u);
+    issuer.stop();
+
+    // The new config adds /three/: the first answer that is not 404 comes from it.
+    std::ofstream(cfg) << gateway_yaml(backend.port(), auth_route("two") + auth_route("three")) + jwt_yaml;
+    ::kill(gw.pid(), SIGHUP);
+    status = 404;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         status == 404 && std::chrono::steady_clock::now() < deadline;)
+        status = get("/three/x");
+    EXPECT_EQ(status, 200u);
+    EXPECT_EQ(get("/two/x"), 200u);
+    EXPECT_EQ(issuer.requests(), 1);
+    EXPECT_EQ(gw.signal_and_wait(SIGTERM, 10s), 0);
 }
 
 }  // namespace

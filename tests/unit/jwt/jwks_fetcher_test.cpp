@@ -2,107 +2,18 @@
 // thread). Synchronisation is by bounded waits on conditions, never by sleeping.
 #include "jwt/jwks_fetcher.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "jwks_server.h"
 #include "remote_provider_test.h"
 
 namespace authgate::jwt {
 namespace {
 using namespace test;
 using namespace std::chrono_literals;
-
-class JwksServer {
-public:
-    JwksServer() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = 0;
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-        EXPECT_EQ(::listen(fd_, 64), 0);
-        socklen_t len = sizeof addr;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
-        thread_ = std::thread([this] { run(); });
-    }
-    ~JwksServer() { stop(); }
-
-    void set_body(std::string body, int status = 200) {
-        std::lock_guard lock(mu_);
-        body_ = std::move(body);
-        status_ = status;
-    }
-    int requests() const { return requests_.load(); }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/.well-known/jwks.json"; }
-    void stop() {
-        if (stopping_.exchange(true)) return;
-        thread_.join();
-        ::close(fd_);
-    }
-
-private:
-    void run() {
-        while (!stopping_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 20) <= 0) continue;
-            const int c = ::accept(fd_, nullptr, nullptr);
-            if (c < 0) continue;
-            serve(c);
-            ::close(c);
-        }
-    }
-    void serve(int c) {
-        std::string req;
-        char buf[2048];
-        while (req.find("\r\n\r\n") == std::string::npos) {
-            pollfd p{c, POLLIN, 0};
-            if (::poll(&p, 1, 2000) <= 0) return;
-            const ssize_t n = ::read(c, buf, sizeof buf);
-            if (n <= 0) return;
-            req.append(buf, static_cast<std::size_t>(n));
-        }
-        EXPECT_EQ(req.rfind("GET /.well-known/jwks.json HTTP/1.1\r\n", 0), 0u) << req;
-        requests_.fetch_add(1);
-        std::string body;
-        int status;
-        {
-            std::lock_guard lock(mu_);
-            body = body_;
-            status = status_;
-        }
-        const std::string res = "HTTP/1.1 " + std::to_string(status) +
-                                " X\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
-                                std::to_string(body.size()) + "\r\n\r\n" + body;
-        std::size_t off = 0;
-        while (off < res.size()) {
-            const ssize_t n = ::write(c, res.data() + off, res.size() - off);
-            if (n <= 0) return;
-            off += static_cast<std::size_t>(n);
-        }
-    }
-
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
-    std::thread thread_;
-    std::atomic<bool> stopping_{false};
-    std::atomic<int> requests_{0};
-    std::mutex mu_;
-    std::string body_;
-    int status_ = 200;
-};
 
 class FetcherTest : public RemoteProviderTest {
 protected:
@@ -202,6 +113,58 @@ TEST_F(FetcherTest, UnknownKidFloodFetchesAtMostOncePerCooldown) {
     EXPECT_EQ(provider_->jwks_stats().kid_refetch_requests, 1u);
     EXPECT_FALSE(provider_->refetch_pending());
     EXPECT_EQ(server_.requests(), 2);
+}
+
+// A config reload builds new providers; one whose jwks_url did not change starts with the
+// keys the old one fetched, so nothing answers 503 while the issuer is down.
+TEST_F(FetcherTest, ReloadWithTheSameUrlStartsWithTheLastFetchedKeys) {
+    server_.set_body(jwks_json({jwk_for("rsa", "k1")}));
+    make(server_.url(), 1h);
+    set_->start();
+    ASSERT_TRUE(set_->wait_for_first_fetch(10s));
+    ASSERT_EQ(call(rsa_token("k1")).status, Status::ok);
+    server_.stop();  // the issuer goes down, then the config is reloaded
+
+    for (int reload = 1; reload <= 2; ++reload) {  // a carried-over set carries over again
+        SCOPED_TRACE("reload " + std::to_string(reload));
+        const auto old_set = set_;
+        const auto old_id = provider_->id();
+        make(server_.url(), 1h);
+        set_->carry_over_keys(*old_set);
+        // Before any fetch of its own.
+        EXPECT_EQ(provider_->jwks_stats().attempts, 0u);
+        EXPECT_TRUE(provider_->ever_fetched());
+        EXPECT_NE(provider_->id(), old_id);  // verified-token cache entries of the old config never match
+        EXPECT_EQ(call(rsa_token("k1")).status, Status::ok);
+        EXPECT_EQ(call(rsa_token("k9")).status, Status::unknown_kid);  // not "no keys yet"
+        // Its own first fetch fails: the carried set is the last good one.
+        set_->start();
+        ASSERT_TRUE(set_->wait_for_first_fetch(10s));
+        EXPECT_EQ(provider_->jwks_stats().failures, 1u);
+        EXPECT_EQ(call(rsa_token("k1")).status, Status::ok);
+        old_set->stop();
+    }
+    EXPECT_EQ(server_.requests(), 1);
+}
+
+TEST_F(FetcherTest, ReloadWithAnotherUrlStartsWithoutKeys) {
+    server_.set_body(jwks_json({jwk_for("rsa", "k1")}));
+    make(server_.url(), 1h);
+    set_->start();
+    ASSERT_TRUE(set_->wait_for_first_fetch(10s));
+    const auto old_set = set_;
+
+    JwksServer moved;
+    const std::string other_url = moved.url();
+    moved.stop();  // the new URL is down
+    make(other_url, 1h);
+    set_->carry_over_keys(*old_set);
+    EXPECT_FALSE(provider_->ever_fetched());
+    EXPECT_FALSE(provider_->key_set());
+    EXPECT_EQ(call(rsa_token("k1")).status, Status::keys_unavailable);
+    set_->start();
+    ASSERT_TRUE(set_->wait_for_first_fetch(10s));
+    EXPECT_EQ(call(rsa_token("k1")).status, Status::keys_unavailable);
 }
 
 TEST(HttpUrl, Parsing) {

@@ -243,5 +243,44 @@ TEST_F(ProviderVerify, KeySetIsSharedAndGenerationChangesOnPublish) {
               Status::unknown_kid);
 }
 
+TEST_F(ProviderVerify, CarryOverTakesTheFetchedKeysOfTheSameUrlOnly) {
+    const auto url = [](const std::string& u) { return [u](config::JwtProvider& c) { c.keys.jwks_url = u; }; };
+    const std::string old_secret = "the-old-configs-hs256-secret-0123456789";
+    const std::string new_secret = "the-new-configs-hs256-secret-0123456789";
+    auto old = make({"RS256", "HS256"}, {secret_key(old_secret)}, url("http://127.0.0.1:1/jwks"));
+    const auto rs = sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "a"}});
+
+    auto next = make({"RS256", "HS256"}, {secret_key(new_secret)}, url("http://127.0.0.1:1/jwks"));
+    EXPECT_FALSE(next->carry_over_fetched(*old));  // nothing fetched yet: nothing to carry
+    EXPECT_FALSE(next->ever_fetched());
+
+    old->publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
+    EXPECT_TRUE(next->carry_over_fetched(*old));
+    EXPECT_TRUE(next->ever_fetched());
+    EXPECT_EQ(verify(*next, rs), Status::ok);
+    // Static keys come from the new config, never from the old provider's set.
+    EXPECT_EQ(verify(*next, sign_token(Algorithm::HS256, *secret_key(new_secret), claims())), Status::ok);
+    EXPECT_EQ(verify(*next, sign_token(Algorithm::HS256, *secret_key(old_secret), claims())),
+              Status::signature_invalid);
+    EXPECT_EQ(next->key_set()->keys.size(), 2u);
+
+    // A fetch of its own that already landed is newer: left alone.
+    auto fetched = make({"RS256"}, {}, url("http://127.0.0.1:1/jwks"));
+    fetched->publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
+    const auto gen = fetched->generation();
+    EXPECT_FALSE(fetched->carry_over_fetched(*old));
+    EXPECT_EQ(fetched->generation(), gen);
+    EXPECT_EQ(verify(*fetched, rs), Status::unknown_kid);
+
+    // Another URL, or none: starts as it would without a previous config.
+    auto moved = make({"RS256"}, {}, url("http://127.0.0.1:2/jwks"));
+    EXPECT_FALSE(moved->carry_over_fetched(*old));
+    EXPECT_EQ(verify(*moved, rs), Status::keys_unavailable);
+    auto file_only = make({"RS256"}, {Key::from_jwk(jwk_for("rsa2", "b")).key});
+    EXPECT_FALSE(file_only->carry_over_fetched(*old));
+    EXPECT_EQ(verify(*file_only, rs), Status::unknown_kid);
+    EXPECT_FALSE(old->carry_over_fetched(*old));
+}
+
 }  // namespace
 }  // namespace authgate::jwt
