@@ -4,7 +4,6 @@
 // through templates on the stream type.
 #include <array>
 #include <charconv>
-#include <ctime>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -25,6 +24,7 @@
 #include "jwt/authenticator.h"
 #include "observe/access_log.h"
 #include "proxy/headers.h"
+#include "server/request_decision.h"
 #include "server/worker.h"
 
 namespace authgate::server {
@@ -39,7 +39,6 @@ constexpr std::size_t kRelayBuffer = 32 * 1024;
 constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
 
 using proxy::ArenaFields;
-using ArenaAlloc = proxy::ArenaAllocator<char>;
 // Interim (1xx) responses accepted before the real one; more is a broken upstream.
 constexpr int kMaxInterimResponses = 8;
 
@@ -47,32 +46,6 @@ template <class Stream>
 beast::tcp_stream& lowest(Stream& s) {
     return beast::get_lowest_layer(s);
 }
-
-// A Beast header adapter for the JWT extractor.
-class RequestHeaders final : public jwt::RequestView {
-public:
-    RequestHeaders(const ArenaFields& f, std::string_view query) : fields_(f), query_(query) {}
-    std::optional<std::string_view> header(std::string_view name) const override {
-        auto it = fields_.find(name);
-        if (it == fields_.end()) return std::nullopt;
-        return it->value();
-    }
-    std::string_view query() const override { return query_; }
-
-private:
-    const ArenaFields& fields_;
-    std::string_view query_;
-};
-
-template <class Fields>
-class FieldSink final : public cors::HeaderSink {
-public:
-    explicit FieldSink(Fields& f) : fields_(f) {}
-    void set(std::string_view name, std::string_view value) override { fields_.set(name, value); }
-
-private:
-    Fields& fields_;
-};
 
 // The buffers of one write: the head if it has not gone out yet, then the body bytes,
 // framed as one chunk (size line, data, CRLF) when chunked, plus the zero chunk that ends
@@ -139,96 +112,6 @@ bool parse_buffered(Parser& parser, beast::flat_buffer& buffer, boost::system::e
     return true;
 }
 
-// What prepare() needs to know about the client's header fields, from one walk over
-// them instead of a lookup (a case-insensitive tree search) per name.
-struct SeenFields {
-    std::string_view origin, request_id, host, transfer_encoding, acrm, expect;
-    int transfer_encodings = 0, content_lengths = 0, hosts = 0, request_ids = 0;
-    bool has_origin = false, has_request_id = false, has_acrm = false, has_expect = false, upgrade = false;
-    bool connection = false;  // a Connection header may name (and so remove) any of these
-    bool forwarded_for = false, forwarded_proto = false, forwarded_host = false, via = false;
-
-    explicit SeenFields(const ArenaFields& fields) {
-        for (const auto& f : fields) {
-            switch (f.name()) {
-                case http::field::origin:
-                    if (!has_origin) origin = f.value();
-                    has_origin = true;
-                    break;
-                case http::field::transfer_encoding:
-                    transfer_encoding = f.value();
-                    ++transfer_encodings;
-                    break;
-                case http::field::content_length: ++content_lengths; break;
-                case http::field::host:
-                    host = f.value();
-                    ++hosts;
-                    break;
-                case http::field::access_control_request_method:
-                    if (!has_acrm) acrm = f.value();
-                    has_acrm = true;
-                    break;
-                case http::field::expect:
-                    if (!has_expect) expect = f.value();
-                    has_expect = true;
-                    break;
-                case http::field::upgrade: upgrade = true; break;
-                case http::field::connection: connection = true; break;
-                case http::field::via: via = true; break;
-                case http::field::unknown: {
-                    const auto name = f.name_string();
-                    if (name.size() < 12 || !beast::iequals(name.substr(0, 2), "x-")) break;
-                    if (beast::iequals(name, "x-request-id")) {
-                        if (!has_request_id) request_id = f.value();
-                        has_request_id = true;
-                        ++request_ids;
-                    } else if (beast::iequals(name, "x-forwarded-for")) {
-                        forwarded_for = true;
-                    } else if (beast::iequals(name, "x-forwarded-proto")) {
-                        forwarded_proto = true;
-                    } else if (beast::iequals(name, "x-forwarded-host")) {
-                        forwarded_host = true;
-                    }
-                    break;
-                }
-                default: break;
-            }
-        }
-    }
-};
-
-// Sets a field the caller knows is absent (insert, no lookup) or may be present (set).
-template <class Fields>
-void put_field(Fields& fields, bool present, std::string_view name, std::string_view value) {
-    if (present) fields.set(name, value);
-    else fields.insert(name, value);
-}
-
-// Splits a request target into path and query; absolute-form targets
-// ("http://host/path") are reduced to their path.
-void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
-    if (!target.empty() && target.front() != '/') {
-        auto scheme_end = target.find("://");
-        if (scheme_end != std::string_view::npos) {
-            auto path_start = target.find('/', scheme_end + 3);
-            auto q = target.find('?', scheme_end + 3);
-            if (path_start == std::string_view::npos || (q != std::string_view::npos && q < path_start)) {
-                target = q == std::string_view::npos ? std::string_view("/") : target.substr(q);
-                if (target.front() == '?') {
-                    path = "/";
-                    query = target.substr(1);
-                    return;
-                }
-            } else {
-                target = target.substr(path_start);
-            }
-        }
-    }
-    auto q = target.find('?');
-    path = target.substr(0, q);
-    query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-}
-
 observe::UpstreamError connect_error_kind(proxy::ConnectError e) {
     switch (e) {
         case proxy::ConnectError::timeout: return observe::UpstreamError::connect_timeout;
@@ -239,46 +122,6 @@ observe::UpstreamError connect_error_kind(proxy::ConnectError e) {
     }
     return observe::UpstreamError::connect_refused;
 }
-
-// A JSON error response the gateway answers with itself.
-struct Reply {
-    http::status status = http::status::internal_server_error;
-    std::string_view error;  // the JSON "error" code: a literal
-    std::string description;
-    bool close = false;
-    std::string www_authenticate;
-    bool retry_after = false;
-
-    static Reply make(http::status status, std::string_view error, std::string description, bool close = false,
-                      std::string www_authenticate = {}) {
-        return Reply{status, error, std::move(description), close, std::move(www_authenticate), false};
-    }
-};
-
-// Everything about one request/response exchange that the access log and the error
-// responses need.
-struct Exchange {
-    explicit Exchange(proxy::Arena& arena)
-        : parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(ArenaAlloc(arena))) {}
-    std::shared_ptr<const proxy::Snapshot> snap;
-    http::request_parser<http::buffer_body, ArenaAlloc> parser;
-    const proxy::RouteRuntime* route = nullptr;
-    const cors::Policy* cors = nullptr;  // the policy whose headers this response carries
-    std::string request_id;
-    std::string origin;  // copy: headers are rewritten before the response is built
-    std::string method;
-    std::string path;    // as received, for the log
-    unsigned version = 11;
-    bool keep_alive = true;
-    Clock::time_point start = Clock::now();
-    unsigned status = 0;
-    std::uint64_t bytes_in = 0;
-    std::uint64_t bytes_out = 0;
-    std::string upstream;
-    std::string_view auth;
-    bool expect_continue = false;
-    bool upgrade = false;
-};
 
 template <class Stream>
 class Session {
@@ -308,16 +151,12 @@ private:
     asio::awaitable<void> pump(From& from, To& to, std::array<char, kRelayBuffer>& buf);
     template <class Up>
     asio::awaitable<void> tunnel(Up& up, proxy::UpstreamConn& conn);
-    // What prepare() decided: forward, answer a preflight, or answer with `Reply`.
-    enum class Next { forward, preflight, reply };
+    // server::prepare() with this worker's state, then the metrics of its auth outcome.
     Next prepare(Exchange& ex, Reply& reply);
-    Next bad_header(Exchange& ex, const boost::system::error_code& ec, Reply& reply);
     asio::awaitable<bool> send_error(Exchange& ex, const Reply& reply);
     asio::awaitable<bool> send_local(Exchange& ex, http::response<http::string_body>& res, bool close,
                                      bool cors_done = false);
     asio::awaitable<bool> answer_preflight(Exchange& ex);
-    template <class Fields>
-    void add_cors(Exchange& ex, Fields& fields);
     void log(const Exchange& ex);
     void upstream_failed(const Exchange& ex, observe::UpstreamError kind) {
         w_.metrics.upstream_error(w_.upstream_slot(*ex.snap, ex.route->upstream), kind);
@@ -396,18 +235,6 @@ asio::awaitable<void> Session<Stream>::close() {
 }
 
 template <class Stream>
-template <class Fields>
-void Session<Stream>::add_cors(Exchange& ex, Fields& fields) {
-    if (!ex.cors) return;
-    const auto& policy = *ex.cors;
-    // The gateway alone speaks CORS on a policy route: drop whatever the upstream said.
-    proxy::strip_access_control(fields);
-    FieldSink sink(fields);
-    policy.actual(ex.origin, w_.origin_cache.get(), sink);
-    if (!policy.wildcard()) proxy::merge_vary(fields, "Origin");
-}
-
-template <class Stream>
 void Session<Stream>::log(const Exchange& ex) {
     const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.start);
     w_.metrics.response(w_.route_slot(*ex.snap, ex.route), ex.status, duration);
@@ -430,17 +257,7 @@ void Session<Stream>::log(const Exchange& ex) {
 
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::send_error(Exchange& ex, const Reply& reply) {
-    http::response<http::string_body> res{reply.status, 11};
-    res.set(http::field::content_type, "application/json");
-    res.set(http::field::cache_control, "no-store");
-    if (!reply.www_authenticate.empty()) res.set(http::field::www_authenticate, reply.www_authenticate);
-    if (reply.retry_after) res.set(http::field::retry_after, "5");
-    std::string body = "{\"error\":";
-    observe::append_json_string(body, reply.error);
-    body += ",\"error_description\":";
-    observe::append_json_string(body, reply.description);
-    body += "}\n";
-    res.body() = std::move(body);
+    http::response<http::string_body> res = error_response(reply);
     co_return co_await send_local(ex, res, reply.close);
 }
 
@@ -448,13 +265,7 @@ asio::awaitable<bool> Session<Stream>::send_error(Exchange& ex, const Reply& rep
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::send_local(Exchange& ex, http::response<http::string_body>& res, bool close,
                                                   bool cors_done) {
-    // An unread request body would be parsed as the next request: close instead.
-    bool keep = !close && ex.keep_alive && ex.version == 11 && ex.parser.is_header_done() && ex.parser.is_done() &&
-                !w_.draining;
-    if (!cors_done) add_cors(ex, res);
-    if (!ex.request_id.empty()) res.set("X-Request-Id", ex.request_id);
-    res.keep_alive(keep);
-    res.prepare_payload();
+    const bool keep = finish_local(ex, res, close, cors_done, w_.draining, w_.origin_cache.get());
     ex.status = res.result_int();
     head_.clear();
     proxy::write_response_head(res, head_);
@@ -469,17 +280,7 @@ asio::awaitable<bool> Session<Stream>::send_local(Exchange& ex, http::response<h
 
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::answer_preflight(Exchange& ex) {
-    const auto& req = ex.parser.get();
-    http::response<http::string_body> res{http::status::no_content, 11};
-    FieldSink sink(res);
-    auto acrh = req.find("Access-Control-Request-Headers");
-    auto acrpn = req.find("Access-Control-Request-Private-Network");
-    bool pna = acrpn != req.end() && beast::iequals(acrpn->value(), "true");
-    ex.cors->preflight(ex.origin, req["Access-Control-Request-Method"],
-                              acrh == req.end() ? std::string_view() : std::string_view(acrh->value()), pna, w_.origin_cache.get(), sink);
-    if (!ex.cors->wildcard()) proxy::merge_vary(res, "Origin");
-    proxy::merge_vary(res, "Access-Control-Request-Method");
-    proxy::merge_vary(res, "Access-Control-Request-Headers");
+    http::response<http::string_body> res = preflight_response(ex, w_.origin_cache.get());
     co_return co_await send_local(ex, res, false, true);
 }
 
@@ -487,11 +288,8 @@ asio::awaitable<bool> Session<Stream>::answer_preflight(Exchange& ex) {
 // keeps this coroutine's frame small enough for Asio to recycle it between requests.
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::handle_request() {
-    Exchange& ex = exchange_.emplace(arena_);
-    ex.snap = w_.snapshot;
+    Exchange& ex = exchange_.emplace(arena_, w_.snapshot);
     const auto& cfg = ex.snap->cfg;
-    ex.parser.header_limit(static_cast<std::uint32_t>(cfg.server.limits.max_header_bytes));
-    ex.parser.body_limit(cfg.server.limits.max_body_bytes);
 
     // The header usually arrived whole with the bytes the idle wait read.
     boost::system::error_code ec;
@@ -512,192 +310,19 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
 }
 
 template <class Stream>
-typename Session<Stream>::Next Session<Stream>::bad_header(Exchange& ex, const boost::system::error_code& ec,
-                                                           Reply& reply) {
-    if (ec == http::error::body_limit) {
-        // Only the declared Content-Length is over the limit: the header was read whole, so
-        // route it and let the 413 carry the route's CORS headers like any gateway error.
-        const auto& head = ex.parser.get();
-        if (auto it = head.find(http::field::origin); it != head.end()) ex.origin = it->value();
-        std::string_view raw_path, query;
-        split_target(head.target(), raw_path, query);
-        if (auto path = proxy::normalize_path(raw_path))
-            ex.route = ex.snap->match(head.method_string(), proxy::normalize_host(head[http::field::host]), *path);
-        if (ex.route) ex.cors = ex.route->cors.get();
-        reply = Reply::make(http::status::payload_too_large, "body_too_large", "request body larger than max_body_bytes",
-                            true);
-    } else if (ec == http::error::header_limit) {
-        reply = Reply::make(http::status::request_header_fields_too_large, "header_too_large",
-                            "request header larger than max_header_bytes", true);
-    } else {
-        reply = Reply::make(http::status::bad_request, "bad_request", "malformed request: " + ec.message(), true);
-    }
-    return Next::reply;
-}
-
-template <class Stream>
-typename Session<Stream>::Next Session<Stream>::prepare(Exchange& ex, Reply& reply) {
-    auto fail = [&](http::status status, std::string_view error, std::string description, bool close = false,
-                    std::string www_authenticate = {}) {
-        reply = Reply::make(status, error, std::move(description), close, std::move(www_authenticate));
-        return Next::reply;
-    };
-    auto& req = ex.parser.get();
-    const SeenFields seen(req);
-    ex.method = req.method_string();
-    ex.version = req.version();
-    ex.keep_alive = req.keep_alive();
-    ex.path = req.target();
-    if (seen.has_origin) ex.origin = seen.origin;
-    const bool keep_request_id = seen.has_request_id && proxy::valid_request_id(seen.request_id);
-    if (keep_request_id) {
-        ex.request_id = seen.request_id;
-    } else {
-        ex.request_id = proxy::make_request_id(w_.rng);
-    }
-
-    // Framing the upstream could read differently from us is refused outright
-    // (request smuggling): only "chunked" alone, one Content-Length, never both.
-    if (seen.transfer_encodings > 0) {
-        if (seen.transfer_encodings != 1 || !beast::iequals(seen.transfer_encoding, "chunked") ||
-            !ex.parser.chunked())
-            return fail(http::status::not_implemented, "unsupported_transfer_encoding",
-                        "only Transfer-Encoding: chunked is supported", true);
-        if (seen.content_lengths > 0)
-            return fail(http::status::bad_request, "bad_request", "both Content-Length and Transfer-Encoding", true);
-    }
-    if (seen.content_lengths > 1)
-        return fail(http::status::bad_request, "bad_request", "duplicate Content-Length", true);
-    if (seen.hosts > 1 || (ex.version == 11 && seen.hosts == 0))
-        return fail(http::status::bad_request, "bad_request", "missing or repeated Host", true);
-
-    std::string_view raw_path, query;
-    split_target(req.target(), raw_path, query);
-    auto path = proxy::normalize_path(raw_path);
-    if (!path) return fail(http::status::bad_request, "bad_request", "invalid request path");
-
-    std::string host = proxy::normalize_host(seen.host);
-    if (seen.has_acrm && cors::is_preflight(ex.method, seen.has_origin, true)) {
-        // A preflight asks about the method it announces: route it as that method, so a
-        // route limited to [GET, POST] still has its preflights answered.
-        const auto* target_route = ex.snap->match(seen.acrm, host, *path);
-        if (target_route && target_route->cors) {
-            ex.route = target_route;
-            ex.cors = target_route->cors.get();
-            return Next::preflight;
-        }
-    }
-    ex.route = ex.snap->match(ex.method, host, *path);
-    if (!ex.route) {
-        // Borrow the CORS policy of the route the path was aiming at, so browser code can
-        // read the 404.
-        if (const auto* near = ex.snap->match_path(*path)) ex.cors = near->cors.get();
-        return fail(http::status::not_found, "not_found", "no route matches this request");
-    }
-    ex.cors = ex.route->cors.get();
-
-    std::shared_ptr<const jwt::Verified> verified;
-    std::string stripped_query;  // owns the query when strip_token removes a parameter
-    if (ex.route->auth) {
-        RequestHeaders view(req, query);
-        auto out = ex.route->auth->authenticate(view, static_cast<std::int64_t>(std::time(nullptr)),
-                                                w_.token_cache.get());
-        ex.auth = jwt::to_string(out.status);
-        using Action = jwt::AuthOutcome::Action;
-        if (out.action != Action::forward) w_.metrics.auth_denied(w_.route_slot(*ex.snap, ex.route), out.status);
-        switch (out.action) {
-            case Action::deny_401: {
-                std::string challenge = "Bearer realm=\"authgate\"";
-                if (out.token_present) {
-                    challenge += ", error=\"invalid_token\", error_description=\"";
-                    challenge += ex.auth;
-                    challenge += '"';
-                    return fail(http::status::unauthorized, "invalid_token", std::string(ex.auth), false,
-                                std::move(challenge));
-                }
-                return fail(http::status::unauthorized, "missing_token", "token missing", false, std::move(challenge));
-            }
-            case Action::deny_403: {
-                std::string challenge = "Bearer realm=\"authgate\", error=\"insufficient_scope\", error_description=\"";
-                challenge += ex.auth;
-                challenge += '"';
-                return fail(http::status::forbidden, "insufficient_scope", std::string(ex.auth), false,
-                            std::move(challenge));
-            }
-            case Action::unavailable:
-                fail(http::status::service_unavailable, "temporarily_unavailable", std::string(ex.auth));
-                reply.retry_after = true;
-                return Next::reply;
-            case Action::forward:
-                break;
-        }
-        if (out.report_only_denial) {
-            w_.metrics.auth_report_only(w_.route_slot(*ex.snap, ex.route), out.status);
+Next Session<Stream>::prepare(Exchange& ex, Reply& reply) {
+    jwt::AuthOutcome auth;
+    const Next next = server::prepare(ex, DecisionContext{w_.rng, w_.token_cache.get(), client_ip_}, auth, reply);
+    if (!ex.auth.empty()) {  // the route's authenticator ran
+        if (auth.action != jwt::AuthOutcome::Action::forward)
+            w_.metrics.auth_denied(w_.route_slot(*ex.snap, ex.route), auth.status);
+        if (auth.report_only_denial) {
+            w_.metrics.auth_report_only(w_.route_slot(*ex.snap, ex.route), auth.status);
             spdlog::warn("report_only: request {} on route '{}' would be denied: {}", ex.request_id,
                          ex.route->cfg->name, ex.auth);
         }
-        verified = std::move(out.verified);
-        if (out.strip_token && out.location) {
-            using Kind = config::TokenSource::Kind;
-            switch (out.location->kind) {
-                case Kind::header: req.erase(out.location->name); break;
-                case Kind::cookie: {
-                    auto rest = jwt::remove_cookie(req[http::field::cookie], out.location->name);
-                    if (rest.empty()) req.erase(http::field::cookie);
-                    else req.set(http::field::cookie, rest);
-                    break;
-                }
-                case Kind::query: {
-                    // The token leaves the query string the upstream sees.
-                    stripped_query = jwt::remove_query_param(query, out.location->name);
-                    query = stripped_query;
-                    break;
-                }
-            }
-        }
     }
-
-    // Build the upstream request in place.
-    for (const auto& name : ex.snap->identity_headers) req.erase(name);
-    ex.upgrade = seen.upgrade && proxy::wants_upgrade(req);
-    const bool chunked = ex.parser.chunked();
-    if (seen.has_expect) {
-        ex.expect_continue = beast::iequals(seen.expect, "100-continue");
-        req.erase(http::field::expect);  // the gateway answers 100-continue itself
-    }
-    std::string target = ex.route->cfg->strip_prefix.empty() ? *path : proxy::strip_prefix(*path, ex.route->cfg->strip_prefix);
-    if (!query.empty()) {
-        target += '?';
-        target += query;
-    }
-    const std::string_view forwarded_host = seen.host;  // still in the arena: erased fields are not freed
-    proxy::strip_hop_by_hop(req, ex.upgrade);
-    if (chunked) req.chunked(true);
-    if (verified) {
-        // Every identity header was erased above, so one header needs no lookup; with more,
-        // set() keeps a payload header named like a claim header from appearing twice.
-        const auto& out = verified->forward_headers;
-        for (const auto& [name, value] : out) {
-            if (out.size() == 1) req.insert(name, value);
-            else req.set(name, value);
-        }
-    }
-    if (seen.forwarded_for) proxy::append_to_list(req, "X-Forwarded-For", client_ip_);
-    else req.insert("X-Forwarded-For", client_ip_);
-    put_field(req, seen.forwarded_proto, "X-Forwarded-Proto", ex.snap->server_tls ? "https" : "http");
-    if (forwarded_host.empty()) {
-        if (seen.forwarded_host) req.erase("X-Forwarded-Host");
-    } else {
-        put_field(req, seen.forwarded_host, "X-Forwarded-Host", forwarded_host);
-    }
-    // A valid id the client sent once stays as it is, unless Connection may have removed it.
-    if (!keep_request_id || seen.request_ids > 1 || seen.connection)
-        put_field(req, seen.has_request_id, "X-Request-Id", ex.request_id);
-    if (seen.via) proxy::append_to_list(req, "Via", "1.1 authgate");
-    else req.insert(http::field::via, "1.1 authgate");
-    req.target(target);
-    req.version(11);
-    return Next::forward;
+    return next;
 }
 
 template <class Stream>
@@ -815,7 +440,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     const bool body_follows = !rp->is_done();
 
     proxy::strip_hop_by_hop(res, upgraded);
-    add_cors(ex, res);
+    add_cors(ex, res, w_.origin_cache.get());
     res.set("X-Request-Id", ex.request_id);
     proxy::append_to_list(res, "Via", "1.1 authgate");
     bool close_after = !ex.keep_alive || ex.version != 11 || w_.draining;
