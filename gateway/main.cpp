@@ -1,4 +1,4 @@
-// authgate command line: run the gateway, check a config, mint a token.
+// authgate command line: run the gateway, check a config, mint a token, explain a request.
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -9,10 +9,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
-#include "config/loader.h"
 #include "jwt/authenticator.h"
 #include "observe/access_log.h"
 #include "proxy/snapshot.h"
+#include "server/explain.h"
 #include "server/server.h"
 
 namespace {
@@ -25,6 +25,11 @@ Usage:
   authgate token --alg ALG (--secret S | --key PRIVATE.pem) [--kid K] [--iss I] [--aud A]
                  [--sub S] [--ttl 1h] [--claim name=value ...] [--claim-json name=JSON ...]
                               print a signed token for trying a deployment with curl
+  authgate explain -c FILE [--method GET] --url /path?query [--header 'Name: value' ...] [--token T]
+                              without starting a server, print what the gateway would do with that
+                              request: route, CORS decision, every JWT check, the request forwarded
+                              upstream (or the gateway's answer) and the status; exit 0 if it would
+                              succeed, 1 if refused (authgate explain --help for more)
   authgate --version
   authgate --help
 
@@ -33,16 +38,8 @@ SIGTERM/SIGINT stop accepting, finish in-flight requests (bounded), exit 0.
 )";
 
 // Loads and compiles; prints every error and warning. Null on failure.
-std::shared_ptr<const authgate::proxy::Snapshot> load(const std::string& path, bool quiet_warnings = false) {
-    authgate::config::Diagnostics diag;
-    auto cfg = authgate::config::load_file(path, diag);
-    std::shared_ptr<const authgate::proxy::Snapshot> snap;
-    if (cfg) snap = authgate::proxy::Snapshot::compile(std::move(*cfg), diag);
-    if (!quiet_warnings) {
-        for (const auto& w : diag.warnings()) std::cerr << w << " (warning)\n";
-    }
-    for (const auto& e : diag.errors()) std::cerr << e << "\n";
-    return diag.ok() ? snap : nullptr;
+std::shared_ptr<const authgate::proxy::Snapshot> load(const std::string& path) {
+    return authgate::proxy::load_snapshot(path, std::cerr);
 }
 
 int run(const std::string& path) {
@@ -104,6 +101,11 @@ int run(const std::string& path) {
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     if (argc >= 2 && std::string_view(argv[1]) == "token") return authgate::jwt::token_command(argc - 1, argv + 1);
+    if (argc >= 2 && std::string_view(argv[1]) == "explain") {
+        // Warnings only (a JWKS fetch that failed says why), on stderr: stdout is the report.
+        authgate::observe::configure_app_log("warn", "text");
+        return authgate::server::explain_command(argc - 1, argv + 1, std::cout, std::cerr);
+    }
 
     std::string config;
     bool check = false;

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <ostream>
 
 #include <openssl/ssl.h>
+
+#include "config/loader.h"
 
 namespace authgate::proxy {
 namespace ssl = boost::asio::ssl;
@@ -117,6 +120,16 @@ std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Di
     }
     if (!diag.ok()) return nullptr;
     return snap;
+}
+
+std::shared_ptr<const Snapshot> load_snapshot(const std::string& path, std::ostream& diagnostics) {
+    config::Diagnostics diag;
+    auto cfg = config::load_file(path, diag);
+    std::shared_ptr<const Snapshot> snap;
+    if (cfg) snap = Snapshot::compile(std::move(*cfg), diag);
+    for (const auto& w : diag.warnings()) diagnostics << w << " (warning)\n";
+    for (const auto& e : diag.errors()) diagnostics << e << "\n";
+    return diag.ok() ? snap : nullptr;
 }
 
 }  // namespace authgate::proxy

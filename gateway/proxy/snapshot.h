@@ -3,6 +3,7 @@
 // it started with.
 #pragma once
 
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,5 +62,10 @@ public:
 private:
     Router router_;
 };
+
+// Loads a config file and compiles it, printing every warning and error (FILE:LINE:COL:
+// message) to `diagnostics`: startup, --check, SIGHUP reloads and `explain` all load this
+// way. Null when there was an error.
+std::shared_ptr<const Snapshot> load_snapshot(const std::string& path, std::ostream& diagnostics);
 
 }  // namespace authgate::proxy
