@@ -201,10 +201,11 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
 
     std::shared_ptr<const VerifiedToken> verified;
     const Provider* by = nullptr;
+    const std::size_t token_hash = cache ? TokenCache::hash(token) : 0;
     if (cache) {
         for (std::size_t i : users) {
             const Provider& p = *providers_[i];
-            auto hit = cache->find(p.id(), token, p.generation());
+            auto hit = cache->find(p.id(), token, token_hash, p.generation());
             if (!hit) continue;
             if (Status s = p.recheck(*hit, now); s != Status::ok) {
                 cache->erase(p.id(), token);  // expired entries leave at once
@@ -246,7 +247,7 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
             first = false;
         }
         if (!verified) return deny(std::move(out), best);
-        if (cache) cache->insert(by->id(), token, verified);
+        if (cache) cache->offer(by->id(), token, token_hash, verified);
     }
 
     out.strip_token = by->strip_token();

@@ -192,11 +192,18 @@ TEST_F(AuthTest, CacheHitSkipsVerification) {
     auto cache = make_token_cache(100);
     const auto& provider = static_cast<const Provider&>(*providers_->find("a"));
     const std::string token = token_a();
+    // The first use only marks the token; the second verifies it again and caches it.
     auto first = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());
     ASSERT_TRUE(first.verified);
+    EXPECT_EQ(cache->size(), 0u);
+    const auto once = provider.signature_checks();
+    auto second = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());
+    ASSERT_TRUE(second.verified);
+    EXPECT_EQ(provider.signature_checks(), once + 1);
+    EXPECT_EQ(cache->size(), 1u);
     const auto checks = provider.signature_checks();
-    auto second = auth->authenticate(FakeRequest().bearer(token), kNow + 1, cache.get());
-    EXPECT_EQ(second.verified, first.verified);  // same shared object
+    auto third = auth->authenticate(FakeRequest().bearer(token), kNow + 1, cache.get());
+    EXPECT_EQ(third.verified, second.verified);  // same shared object
     EXPECT_EQ(provider.signature_checks(), checks);
     EXPECT_EQ(cache->hits(), 1u);
     // Route rules still apply on hits.
@@ -209,6 +216,7 @@ TEST_F(AuthTest, CacheRespectsExpiry) {
     auto auth = route({"a"});
     auto cache = make_token_cache(100);
     const std::string token = token_a(claims(60));
+    ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
     ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
     EXPECT_EQ(cache->size(), 1u);
     auto later = auth->authenticate(FakeRequest().bearer(token), kNow + 60, cache.get());
@@ -231,9 +239,8 @@ TEST_F(AuthTest, CacheInvalidatedByKeySetGeneration) {
     auto auth = Authenticator::create(ra, *set, diag_);
     auto cache = make_token_cache(100);
     const std::string token = sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "k1"}});
-    ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
-    ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
-    EXPECT_EQ(cache->hits(), 1u);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
+    EXPECT_EQ(cache->hits(), 1u);  // verified, verified and cached, hit
     // Rotation removes k1: the cached verification must not survive it.
     provider->publish_fetched({Key::from_jwk(jwk_for("rsa2", "k2")).key});
     auto after = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());

@@ -66,6 +66,51 @@ TEST(TokenCache, LongTokensAsKeys) {
     EXPECT_NE(c.find(1, std::string(big), 1), nullptr);
 }
 
+TEST(TokenCache, OfferCachesATokenOnItsSecondVerification) {
+    TokenCache c(10);
+    const auto h = TokenCache::hash("tok");
+    EXPECT_FALSE(c.offer(1, "tok", h, entry(1)));
+    EXPECT_EQ(c.size(), 0u);
+    EXPECT_FALSE(c.offer(2, "tok", h, entry(1)));  // per provider
+    EXPECT_TRUE(c.offer(1, "tok", h, entry(1)));
+    EXPECT_EQ(c.size(), 1u);
+    EXPECT_NE(c.find(1, "tok", h, 1), nullptr);
+    EXPECT_EQ(c.find(2, "tok", h, 1), nullptr);
+}
+
+TEST(TokenCache, OneUseTokensNeverEnterOrEvict) {
+    TokenCache c(100);
+    const std::string reused = "reused";
+    ASSERT_FALSE(c.offer(1, reused, TokenCache::hash(reused), entry(1)));
+    ASSERT_TRUE(c.offer(1, reused, TokenCache::hash(reused), entry(1)));
+    // A flood of distinct tokens, each verified once: nothing is cached, nothing evicted.
+    for (int i = 0; i < 100000; ++i) {
+        const std::string t = "one-use-" + std::to_string(i);
+        EXPECT_FALSE(c.offer(1, t, TokenCache::hash(t), entry(1))) << i;
+    }
+    EXPECT_EQ(c.size(), 1u);
+    EXPECT_NE(c.find(1, reused, 1), nullptr);
+}
+
+TEST(TokenCache, AdmissionForgetsAfterAWindowOfSightings) {
+    TokenCache c(100);
+    ASSERT_EQ(c.admission_window(), 100u);
+    ASSERT_FALSE(c.offer(1, "a", TokenCache::hash("a"), entry(1)));
+    for (std::size_t i = 0; i < c.admission_window(); ++i) {
+        const std::string t = "other-" + std::to_string(i);
+        c.offer(1, t, TokenCache::hash(t), entry(1));
+    }
+    // "a" was seen a whole window ago: it counts as new again.
+    EXPECT_FALSE(c.offer(1, "a", TokenCache::hash("a"), entry(1)));
+    EXPECT_TRUE(c.offer(1, "a", TokenCache::hash("a"), entry(1)));
+}
+
+TEST(TokenCache, AdmissionTableIsBoundedForHugeCaches) {
+    TokenCache c(std::size_t{1} << 24);
+    EXPECT_EQ(c.admission_window(), std::size_t{1} << 21);
+    EXPECT_EQ(TokenCache(1).admission_window(), 16u);
+}
+
 TEST(TokenCache, FactoryZeroMeansOff) {
     EXPECT_EQ(make_token_cache(0), nullptr);
     auto c = make_token_cache(5);
