@@ -7,12 +7,6 @@
 
 #include "jwt/jwks.h"
 
-// Instrumented copies of the parsers under test (see fuzz_jwt_verify.cpp for why).
-#include "../../gateway/jwt/algorithm.cpp"
-#include "../../gateway/jwt/base64url.cpp"
-#include "../../gateway/jwt/jwks.cpp"
-#include "../../gateway/jwt/key.cpp"
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     const auto result = authgate::jwt::parse_jwks(input);

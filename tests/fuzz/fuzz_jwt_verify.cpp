@@ -12,21 +12,6 @@
 #include "jwt/token_cache.h"
 #include "jwt/verifier.h"
 
-// The CMake fuzz rule instruments only this file, not ag_jwt: compiling the jwt sources
-// into this translation unit gives libFuzzer coverage of the code under test. The linker
-// then needs nothing from libag_jwt.a, so there are no duplicate definitions.
-#include "../../gateway/jwt/algorithm.cpp"
-#include "../../gateway/jwt/base64url.cpp"
-#include "../../gateway/jwt/claim_rules.cpp"
-#include "../../gateway/jwt/claims.cpp"
-#include "../../gateway/jwt/extractor.cpp"
-#include "../../gateway/jwt/forward_claims.cpp"
-#include "../../gateway/jwt/jwks.cpp"
-#include "../../gateway/jwt/key.cpp"
-#include "../../gateway/jwt/provider.cpp"
-#include "../../gateway/jwt/token_cache.cpp"
-#include "../../gateway/jwt/verifier.cpp"
-
 using namespace authgate;
 using namespace authgate::jwt;
 
