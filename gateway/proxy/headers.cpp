@@ -71,6 +71,9 @@ bool list_contains(std::string_view list, std::string_view token) {
     return found;
 }
 
+// One body per header function, instantiated for both field containers below.
+namespace {
+
 template <class Fields>
 bool wants_upgrade_impl(const Fields& fields) {
     if (fields.find(http::field::upgrade) == fields.end()) return false;
@@ -176,6 +179,8 @@ void strip_access_control_impl(Fields& fields) {
         }
     }
 }
+
+}  // namespace
 
 bool valid_request_id(std::string_view id) {
     if (id.empty() || id.size() > 128) return false;
