@@ -310,8 +310,12 @@ if [ "$need_jwt" = 1 ]; then
     --count "$TOKENS" --ttl 7200 --out "$WORK/hs-tokens.txt"
   RS_FRESH_SAMPLE=$(sed -n '7p' "$WORK/rs-tokens.txt")
   HS_FRESH_SAMPLE=$(sed -n '7p' "$WORK/hs-tokens.txt")
-  BAD_HS="${HS_TOKEN%?}A"; [ "$BAD_HS" = "$HS_TOKEN" ] && BAD_HS="${HS_TOKEN%?}B"
-  BAD_RS="${RS_TOKEN%??}AA"
+  # Change the signature's first character: its 6 bits are all signature bits. (The last
+  # character also carries padding bits, which HAProxy's base64 decoder ignores, so
+  # changing it could leave the signature intact.)
+  bad_sig() { local sig=${1##*.} c=A; [ "${sig:0:1}" = A ] && c=B; echo "${1%.*}.$c${sig:1}"; }
+  BAD_HS=$(bad_sig "$HS_TOKEN")
+  BAD_RS=$(bad_sig "$RS_TOKEN")
   EXPIRED_HS=$("$AUTHGATE" token --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" --sub old --ttl -2m 2>/dev/null ||
                python3 - "$HS_SECRET" "$ISS" "$AUD" <<'PY'
 import base64, hashlib, hmac, json, sys, time
