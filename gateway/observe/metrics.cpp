@@ -231,6 +231,17 @@ std::string Metrics::render(const ScrapeState& state) const {
     family(out, "authgate_connections_active", "gauge", "Open downstream connections.");
     sample(out, "authgate_connections_active", {}, state.connections_active);
 
+    std::uint64_t accepted = 0;
+    std::uint64_t refused = 0;
+    for (const auto& w : workers_) {
+        accepted += w->connections_accepted.get();
+        refused += w->connections_refused.get();
+    }
+    family(out, "authgate_connections_total", "counter",
+           "Downstream connections by result: accepted, or refused at server.limits.max_connections.");
+    sample(out, "authgate_connections_total", {{"result", "accepted"}}, accepted);
+    sample(out, "authgate_connections_total", {{"result", "refused"}}, refused);
+
     family(out, "authgate_draining", "gauge", "1 after SIGTERM/SIGINT while in-flight requests finish.");
     sample(out, "authgate_draining", {}, std::uint64_t{state.draining ? 1u : 0u});
 

@@ -144,6 +144,10 @@ public:
         upstreams_.find(upstream_slot)->errors[static_cast<std::size_t>(e)].add();
     }
 
+    // Downstream connections taken, and those turned away at server.limits.max_connections.
+    Counter connections_accepted;
+    Counter connections_refused;
+
     SlotCells<RouteCells>& routes() { return routes_; }
     SlotCells<UpstreamCells>& upstreams() { return upstreams_; }
     const SlotCells<RouteCells>& routes() const { return routes_; }

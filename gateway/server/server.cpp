@@ -71,8 +71,10 @@ void Worker::accept_loop(tcp::acceptor& acceptor) {
                     ::send(socket.native_handle(), kOverloaded.data(), kOverloaded.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
                     boost::system::error_code ignored;
                     socket.shutdown(tcp::socket::shutdown_send, ignored);
+                    metrics.connections_refused.add();
                     continue;
                 }
+                metrics.connections_accepted.add();
                 active_connections.fetch_add(1, std::memory_order_relaxed);
                 start_session(*this, std::move(socket));
             }

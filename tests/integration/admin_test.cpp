@@ -271,6 +271,18 @@ TEST_F(AdminTest, ActiveConnectionsGauge) {
     EXPECT_TRUE(metric_becomes("authgate_connections_active", 2));
 }
 
+TEST_F(AdminTest, ConnectionsRefusedAtTheLimitAreCounted) {
+    cfg.server.limits.max_connections = 1;
+    Client first(gw().port());
+    ASSERT_EQ(first.request("GET", "/public/a")->status, 200u);
+    Client second(gw().port());
+    auto r = second.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503u);
+    EXPECT_TRUE(metric_becomes("authgate_connections_total{result=\"refused\"}", 1));
+    EXPECT_EQ(series(scrape(), "authgate_connections_total{result=\"accepted\"}"), 1);
+}
+
 TEST_F(AdminTest, ReadyzIs503UntilAJwksUrlProviderHasKeys) {
     cfg.jwt.providers.push_back(unreachable_jwks_provider("remote"));
     auto& g = gw();

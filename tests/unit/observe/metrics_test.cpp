@@ -49,7 +49,7 @@ TEST(Metrics, EveryFamilyHasHelpAndType) {
     for (const char* name :
          {"authgate_requests_total", "authgate_request_duration_seconds", "authgate_auth_denials_total",
           "authgate_auth_report_only_total", "authgate_upstream_errors_total", "authgate_connections_active",
-          "authgate_config_reloads_total", "authgate_jwks_fetches_total", "authgate_jwks_keys_available"}) {
+          "authgate_connections_total", "authgate_config_reloads_total", "authgate_jwks_fetches_total", "authgate_jwks_keys_available"}) {
         EXPECT_EQ(lines_starting(text, std::string("# HELP ") + name + " ").size(), 1u) << name;
         EXPECT_EQ(lines_starting(text, std::string("# TYPE ") + name + " ").size(), 1u) << name;
     }
@@ -57,6 +57,16 @@ TEST(Metrics, EveryFamilyHasHelpAndType) {
     EXPECT_TRUE(has_line(text, "# TYPE authgate_requests_total counter"));
     EXPECT_TRUE(has_line(text, "# TYPE authgate_connections_active gauge"));
     EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(Metrics, ConnectionCountsAreSummedOverWorkers) {
+    Metrics m(2);
+    m.worker(0).connections_accepted.add(3);
+    m.worker(1).connections_accepted.add(2);
+    m.worker(1).connections_refused.add();
+    auto text = m.render({});
+    EXPECT_TRUE(has_line(text, "authgate_connections_total{result=\"accepted\"} 5")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_connections_total{result=\"refused\"} 1")) << text;
 }
 
 TEST(Metrics, UnroutedRequestsAndOddCodesHaveTheirOwnLabels) {
