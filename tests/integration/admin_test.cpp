@@ -271,7 +271,8 @@ TEST_F(AdminTest, ActiveConnectionsGauge) {
     EXPECT_TRUE(metric_becomes("authgate_connections_active", 2));
 }
 
-TEST_F(AdminTest, ConnectionsRefusedAtTheLimitAreCounted) {
+// (The proxy's max_connections test: the refusal is a 503, and /metrics counts it.)
+TEST_F(AdminTest, MaxConnectionsAnswers503AndIsCounted) {
     cfg.server.limits.max_connections = 1;
     Client first(gw().port());
     ASSERT_EQ(first.request("GET", "/public/a")->status, 200u);

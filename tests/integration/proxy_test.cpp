@@ -353,16 +353,6 @@ TEST_F(ProxyTest, WebSocketUpgradeIsTunnelledBothWays) {
     EXPECT_EQ(echoed, "ping-through-tunnel");
 }
 
-TEST_F(ProxyTest, MaxConnectionsAnswers503) {
-    cfg.server.limits.max_connections = 1;
-    Client first(gw().port());
-    ASSERT_EQ(first.request("GET", "/public/x")->status, 200u);
-    Client second(gw().port());
-    auto r = second.read_response();
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 503u);
-}
-
 // 100 MB down and 100 MB up stream through with bounded memory.
 TEST_F(ProxyTest, HundredMegabytesStreamWithBoundedMemory) {
     cfg.server.limits.max_body_bytes = 200ull * 1024 * 1024;

@@ -27,6 +27,7 @@
 #include <openssl/x509v3.h>
 
 #include "jwt/ossl.h"
+#include "jwks_server.h"
 #include "remote_provider_test.h"
 
 namespace authgate::jwt {
@@ -109,18 +110,7 @@ SslCtxPtr server_ctx(const Identity& id) {
 class TlsJwksServer {
 public:
     explicit TlsJwksServer(const Identity& id) : ctx_(server_ctx(id)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = 0;
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-        EXPECT_EQ(::listen(fd_, 64), 0);
-        socklen_t len = sizeof addr;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
+        fd_ = listen_on_loopback(port_);
         thread_ = std::thread([this] { run(); });
     }
     ~TlsJwksServer() { stop(); }
