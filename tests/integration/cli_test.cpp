@@ -38,14 +38,6 @@ Ran run(const std::vector<std::string>& args, std::chrono::milliseconds limit = 
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
 }
 
-fs::path write_temp(const std::string& name, const std::string& text) {
-    auto dir = fs::temp_directory_path() / ("authgate-cli-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    auto p = dir / name;
-    std::ofstream(p) << text;
-    return p;
-}
-
 std::string gateway_yaml(std::uint16_t backend_port, const std::string& extra_route = "") {
     return "server:\n  listen: 127.0.0.1:0\n  workers: 2\n  timeouts:\n    shutdown: 5s\n"
            "upstreams:\n  b:\n    endpoints: [http://127.0.0.1:" +

@@ -65,14 +65,6 @@ std::string config_yaml(std::uint16_t upstream_port, const std::string& extra = 
            "    rewrite:\n      strip_prefix: /api\n    auth:\n      providers: [main]\n";
 }
 
-fs::path write_temp(const std::string& name, const std::string& text) {
-    auto dir = fs::temp_directory_path() / ("authgate-explain-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    auto p = dir / name;
-    std::ofstream(p) << text;
-    return p;
-}
-
 struct Explained {
     int code = -1;
     std::string out, err;

@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
+#include <fstream>
 #include <stdexcept>
 
 namespace authgate::test {
@@ -100,6 +101,14 @@ std::uint64_t Backend::requests() {
     auto r = c.request("GET", "/__stats");
     if (!r) return ~0ull;
     return boost::json::parse(r->body).at("requests").to_number<std::uint64_t>();
+}
+
+std::filesystem::path write_temp(const std::string& name, const std::string& text) {
+    const auto dir = std::filesystem::temp_directory_path() / ("authgate-test-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    auto path = dir / name;
+    std::ofstream(path) << text;
+    return path;
 }
 
 std::uint16_t dead_port() {

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -62,6 +63,9 @@ private:
 
 // A loopback port nothing listens on (bound, read, closed).
 std::uint16_t dead_port();
+
+// Writes `text` to a file `name` in a per-process temp directory; returns its path.
+std::filesystem::path write_temp(const std::string& name, const std::string& text);
 
 // A minimal config: one listener on 127.0.0.1:0, one upstream, routes added by the test.
 config::Config base_config(std::uint16_t backend_port, unsigned workers = 1);
