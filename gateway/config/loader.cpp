@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/strings.h"
 #include "config/syntax.h"
 
 namespace authgate::config {
@@ -41,15 +42,6 @@ struct Entry {
     Mark key_mark;
     Value value;
 };
-
-std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out.append(sep);
-        out.append(item);
-    }
-    return out;
-}
 
 std::string describe(const YAML::Node& node) {
     if (!node.IsDefined() || node.IsNull()) return "nothing";
@@ -351,7 +343,7 @@ std::optional<std::string> Loader::one_of(const Value& v, const std::vector<std:
     auto s = text(v);
     if (!s) return std::nullopt;
     if (contains(options, *s)) return s;
-    error(v, "invalid value '" + *s + "' (expected one of " + join(options, "|") + ")" + suggestion(*s, options));
+    error(v, "invalid value '" + *s + "' (expected one of " + strings::join(options, "|") + ")" + suggestion(*s, options));
     return std::nullopt;
 }
 
@@ -596,12 +588,11 @@ std::vector<std::string> Loader::read_algorithms(const Value& v) {
     for (const auto& item : items(v)) {
         auto alg = text(item);
         if (!alg) continue;
-        std::string lower(*alg);
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        const std::string lower = strings::lower(*alg);
         if (lower == "none")
             error(item, "alg none is never accepted");
         else if (!contains(jwt_algorithms, *alg))
-            error(item, "unknown algorithm '" + *alg + "' (expected one of " + join(jwt_algorithms) + ")" +
+            error(item, "unknown algorithm '" + *alg + "' (expected one of " + strings::join(jwt_algorithms) + ")" +
                             suggestion(*alg, jwt_algorithms));
         else
             out.push_back(std::move(*alg));
@@ -637,7 +628,7 @@ void Loader::read_keys(const Value& v, JwtKeys& out) {
     static const std::vector<std::string> sources = {"secret", "secret_base64", "public_key_file", "jwks_file",
                                                      "jwks_url"};
     bool any = std::any_of(sources.begin(), sources.end(), [&](const std::string& k) { return s.get(k) != nullptr; });
-    if (!any) error(v, "at least one key source is required: " + join(sources));
+    if (!any) error(v, "at least one key source is required: " + strings::join(sources));
     // RFC 7518 3.2: an HMAC key must be at least as long as the hash output.
     if (out.secret && out.secret->size() < 32)
         warning(*s.get("secret"), "HMAC secret is shorter than 32 bytes; tokens signed with it are easy to forge");
@@ -693,8 +684,7 @@ std::vector<std::pair<std::string, std::string>> Loader::read_forward_claims(con
     for (const auto& e : s.entries()) {
         auto header = http_token(e.value);
         if (!header) continue;
-        std::string lower(*header);
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        const std::string lower = strings::lower(*header);
         // Two claims into one header would make the upstream see whichever came last.
         if (auto [it, inserted] = claim_of_header.emplace(lower, e.key); !inserted) {
             error(e.value, "header '" + *header + "' is already used for claim '" + it->second + "'");
@@ -912,7 +902,7 @@ void Loader::check_reference(const Value& v, const std::string& name, const std:
                              std::string_view what) {
     if (contains(defined, name)) return;
     std::string hint = defined.empty() ? " (none are defined)" : suggestion(name, defined);
-    if (hint.empty()) hint = " (defined: " + join(defined) + ")";
+    if (hint.empty()) hint = " (defined: " + strings::join(defined) + ")";
     error(v, "unknown " + std::string(what) + " '" + name + "'" + hint);
 }
 

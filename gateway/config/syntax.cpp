@@ -5,6 +5,8 @@
 #include <charconv>
 #include <numeric>
 
+#include "config/strings.h"
+
 namespace authgate::config::syntax {
 namespace {
 
@@ -144,8 +146,8 @@ std::optional<ListenAddress> parse_listen(std::string_view text, std::string& wh
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {
     Endpoint ep;
     auto scheme_end = text.find("://");
-    std::string scheme(text.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end));
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string scheme =
+        strings::lower(std::string(text.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end)));
     if (scheme != "http" && scheme != "https") {
         why = "endpoint must start with http:// or https://";
         return std::nullopt;
@@ -183,9 +185,7 @@ std::optional<std::string> normalize_route_host(std::string_view text, std::stri
         why = "invalid port '" + std::string(*hp->port) + "'";
         return std::nullopt;
     }
-    std::string host = hp->bracketed ? "[" + hp->host + "]" : hp->host;
-    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
-    return host;
+    return strings::lower(hp->bracketed ? "[" + hp->host + "]" : hp->host);
 }
 
 }  // namespace authgate::config::syntax

@@ -22,6 +22,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "config/strings.h"
 #include "cors/origin.h"
 #include "cors/origin_cache.h"
 #include "cors/policy.h"
@@ -85,21 +86,6 @@ struct StringHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
-
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out += ", ";
-        out += item;
-    }
-    return out;
-}
 
 std::string item_key(const char* list, std::size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; }
 
@@ -358,7 +344,7 @@ void CompiledPolicy::compile_methods(const config::CorsPolicy& cfg, config::Diag
         for (const auto& m : methods_) seen = seen || m == upper;
         if (!seen) methods_.push_back(std::move(upper));
     }
-    methods_value_ = join(methods_);
+    methods_value_ = strings::join(methods_);
 }
 
 void CompiledPolicy::compile_headers(const config::CorsPolicy& cfg, config::Diagnostics& diag) {
@@ -380,7 +366,7 @@ void CompiledPolicy::compile_headers(const config::CorsPolicy& cfg, config::Diag
         }
         if (headers_.insert(header).second) allow.push_back(header);
     }
-    headers_value_ = join(allow);
+    headers_value_ = strings::join(allow);
 
     std::vector<std::string> expose;
     std::unordered_set<std::string, CaseInsensitiveHash, CaseInsensitiveEqual> seen;
@@ -393,7 +379,7 @@ void CompiledPolicy::compile_headers(const config::CorsPolicy& cfg, config::Diag
         }
         if (seen.insert(header).second) expose.push_back(header);
     }
-    expose_value_ = join(expose);
+    expose_value_ = strings::join(expose);
 }
 
 bool CompiledPolicy::regex_allows(std::string_view lowered) const {
@@ -470,7 +456,7 @@ bool CompiledPolicy::method_allowed(std::string_view request_method) const {
 bool CompiledPolicy::headers_allowed(std::string_view request_headers) const {
     while (!request_headers.empty()) {
         const auto comma = request_headers.find(',');
-        const auto item = trim_ows(request_headers.substr(0, comma));
+        const auto item = strings::trim_ows(request_headers.substr(0, comma));
         request_headers = comma == std::string_view::npos ? std::string_view{} : request_headers.substr(comma + 1);
         if (item.empty()) continue;
         if (headers_.find(item) != headers_.end()) continue;

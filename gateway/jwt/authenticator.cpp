@@ -6,6 +6,7 @@
 #include <mutex>
 #include <cctype>
 
+#include "config/strings.h"
 #include "jwt/claim_rules.h"
 #include "jwt/jwks_fetcher.h"
 #include "jwt/provider.h"
@@ -34,8 +35,8 @@ std::shared_ptr<ProviderSet> ProviderSet::create(const config::Jwt& jwt, config:
         set->impl_->providers.push_back(std::move(p));
     }
     auto& headers = set->impl_->identity_headers;
-    auto add = [&](std::string h) {
-        std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    auto add = [&](const std::string& name) {
+        std::string h = strings::lower(name);
         if (!h.empty() && std::find(headers.begin(), headers.end(), h) == headers.end()) headers.push_back(std::move(h));
     };
     for (const auto& cfg : jwt.providers) {

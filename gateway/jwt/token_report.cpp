@@ -4,18 +4,13 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "config/strings.h"
 #include "jwt/claim_rules.h"
 #include "jwt/claims.h"
 #include "jwt/provider.h"
 
 namespace authgate::jwt {
 namespace {
-
-std::string joined(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-    return out;
-}
 
 std::string json_text(const boost::json::value* v) {
     if (!v) return "absent";
@@ -102,21 +97,22 @@ TokenReport report_token(const Provider& provider, const ParsedToken& token, std
     else if (report.status == Status::key_mismatch) key += "; no key of the type the algorithm needs";
     const std::string alg = token.alg ? std::string(to_string(*token.alg)) : std::string("none or unknown");
     std::vector<Step> steps = {
-        {"alg", true, alg + (report.status == Status::algorithm_not_allowed ? "; allowed: " + joined(cfg.algorithms) : "")},
+        {"alg", true,
+         alg + (report.status == Status::algorithm_not_allowed ? "; allowed: " + strings::join(cfg.algorithms) : "")},
         {"key", true, key},
         {"signature", true, alg},
         {"claim types", !time_claims_numeric(payload), "exp, nbf and iat must be numbers"},
         {"required claims", !cfg.required_claims.empty(),
-         cfg.required_claims.empty() ? "none configured" : joined(cfg.required_claims)},
+         cfg.required_claims.empty() ? "none configured" : strings::join(cfg.required_claims)},
         {"exp", claim("exp") != nullptr, claim("exp") ? when(claim("exp"), now) + ", " + leeway : "absent"},
         {"nbf", claim("nbf") != nullptr, claim("nbf") ? when(claim("nbf"), now) + ", " + leeway : "absent"},
         {"iat", claim("iat") != nullptr, claim("iat") ? when(claim("iat"), now) + ", " + leeway : "absent"},
         {"max_lifetime", cfg.max_lifetime.has_value(),
          cfg.max_lifetime ? "at most " + human_seconds(secs(*cfg.max_lifetime)) : "not configured"},
         {"iss", !cfg.issuers.empty(),
-         cfg.issuers.empty() ? "not configured" : json_text(claim("iss")) + "; allowed: " + joined(cfg.issuers)},
+         cfg.issuers.empty() ? "not configured" : json_text(claim("iss")) + "; allowed: " + strings::join(cfg.issuers)},
         {"aud", !cfg.audiences.empty(),
-         cfg.audiences.empty() ? "not configured" : json_text(claim("aud")) + "; allowed: " + joined(cfg.audiences)},
+         cfg.audiences.empty() ? "not configured" : json_text(claim("aud")) + "; allowed: " + strings::join(cfg.audiences)},
         {"forwarded claims", !cfg.forward_claims.empty(), cfg.forward_claims.empty() ? "none configured" : ""},
     };
 

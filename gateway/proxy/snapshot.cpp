@@ -64,11 +64,6 @@ std::shared_ptr<ssl::context> make_server_tls(const config::ServerTls& tls, cons
     return ctx;
 }
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 }  // namespace
 
 std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Diagnostics& diag) {
@@ -93,7 +88,7 @@ std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Di
 
     snap->providers = jwt::ProviderSet::create(c.jwt, diag);
     if (snap->providers) {
-        for (const auto& h : snap->providers->identity_headers()) snap->identity_headers.push_back(lower(h));
+        snap->identity_headers = snap->providers->identity_headers();  // lower case already
     }
 
     for (const auto& r : c.routes) {

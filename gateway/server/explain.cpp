@@ -15,6 +15,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/string.hpp>
 
+#include "config/strings.h"
 #include "jwt/extractor.h"
 #include "jwt/provider.h"
 #include "jwt/token_report.h"
@@ -63,12 +64,6 @@ bool has_control(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // An error message, or empty when the arguments are usable.
 std::string parse_args(int argc, char** argv, Args& a, bool& help) {
     for (int i = 1; i < argc; ++i) {
@@ -94,11 +89,11 @@ std::string parse_args(int argc, char** argv, Args& a, bool& help) {
             a.url = value;
         } else if (flag == "--header") {
             const auto colon = value.find(':');
-            const auto name = trim(value.substr(0, colon));
+            const auto name = strings::trim_ows(value.substr(0, colon));
             if (colon == std::string_view::npos || name.empty() || name.find_first_of(" \t") != std::string_view::npos ||
                 has_control(value))
                 return "--header takes 'Name: value', got '" + std::string(value) + "'";
-            a.headers.emplace_back(name, trim(value.substr(colon + 1)));
+            a.headers.emplace_back(name, strings::trim_ows(value.substr(colon + 1)));
         } else {
             if (value.empty() || has_control(value)) return "--token takes a token";
             a.headers.emplace_back("Authorization", "Bearer " + std::string(value));
@@ -160,28 +155,19 @@ std::unique_ptr<Decision> decide(const std::shared_ptr<const proxy::Snapshot>& s
     return d;
 }
 
-std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-    std::string out;
-    for (const auto& i : items) {
-        if (!out.empty()) out += sep;
-        out += i;
-    }
-    return out;
-}
-
 std::string describe_match(const config::RouteMatch& m) {
     std::vector<std::string> parts;
     if (!m.path.empty()) parts.push_back("path " + m.path);
     if (!m.path_prefix.empty()) parts.push_back("prefix " + m.path_prefix);
-    if (!m.methods.empty()) parts.push_back("methods [" + join(m.methods) + "]");
+    if (!m.methods.empty()) parts.push_back("methods [" + strings::join(m.methods) + "]");
     if (!m.host.empty()) parts.push_back("host " + m.host);
-    return parts.empty() ? std::string("any request") : join(parts);
+    return parts.empty() ? std::string("any request") : strings::join(parts);
 }
 
 std::string describe_upstream(const config::Upstream& u) {
     std::vector<std::string> endpoints;
     for (const auto& e : u.endpoints) endpoints.push_back(e.scheme + "://" + e.host + ":" + std::to_string(e.port));
-    return u.name + " (" + join(endpoints) + ")";
+    return u.name + " (" + strings::join(endpoints) + ")";
 }
 
 std::string describe_source(const config::TokenSource& s) {
@@ -332,7 +318,7 @@ void print_provider(std::ostream& out, const jwt::Provider& p, const jwt::TokenR
         if (!c.detail.empty()) out << " (" << c.detail << ")";
         out << "\n";
     }
-    if (!skipped.empty()) out << "    not checked after that: " << join(skipped) << "\n";
+    if (!skipped.empty()) out << "    not checked after that: " << strings::join(skipped) << "\n";
 }
 
 void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& d, const Headers& client,
@@ -349,7 +335,7 @@ void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& 
     }
     const auto& cfg = ex.route->cfg->auth;
     static constexpr std::string_view kModes[] = {"required", "optional", "report_only"};
-    out << "auth: mode " << kModes[static_cast<int>(cfg.mode)] << ", providers [" << join(cfg.providers) << "]\n";
+    out << "auth: mode " << kModes[static_cast<int>(cfg.mode)] << ", providers [" << strings::join(cfg.providers) << "]\n";
     for (const auto& note : jwks_notes) out << "  " << note << "\n";
 
     const auto providers = route_providers(snap, *ex.route->cfg);
@@ -366,7 +352,7 @@ void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& 
                 looked.push_back(describe_source(s));
             }
         }
-        out << "  token: none found (looked in: " << join(looked) << ")\n";
+        out << "  token: none found (looked in: " << strings::join(looked) << ")\n";
     } else {
         // The token the authenticator took, read again from the client's request through
         // the source of each provider that takes tokens from that place.
@@ -414,7 +400,7 @@ void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& 
             out << "  claims rules:\n";
             const auto results = jwt::report_claim_rules(cfg, verified->payload);
             for (std::size_t i = 0; i < results.size(); ++i) {
-                out << "    " << cfg.claims[i].first << " [" << join(cfg.claims[i].second)
+                out << "    " << cfg.claims[i].first << " [" << strings::join(cfg.claims[i].second)
                     << "]: " << (results[i] == jwt::Status::ok ? "ok" : jwt::to_string(results[i])) << "\n";
             }
         }
@@ -446,8 +432,7 @@ void print_removed(std::ostream& out, const Headers& client, const Decision& d, 
                                           v.substr(value.size(), 2) == ", ");
         }
         if (kept) continue;
-        std::string lower(name);
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        const std::string lower = strings::lower(name);
         std::string why;
         if (std::find(snap.identity_headers.begin(), snap.identity_headers.end(), lower) != snap.identity_headers.end())
             why = "identity header: only the gateway sets it";
