@@ -109,10 +109,7 @@ SslCtxPtr server_ctx(const Identity& id) {
 // handshakes and requests; remembers the SNI and Host of the last request.
 class TlsJwksServer {
 public:
-    explicit TlsJwksServer(const Identity& id) : ctx_(server_ctx(id)) {
-        fd_ = listen_on_loopback(port_);
-        thread_ = std::thread([this] { run(); });
-    }
+    explicit TlsJwksServer(const Identity& id) : ctx_(server_ctx(id)) {}
     ~TlsJwksServer() { stop(); }
 
     void set_body(std::string body) {
@@ -137,31 +134,20 @@ public:
         return host_;
     }
     std::string url(const std::string& host) const {
-        return "https://" + host + ":" + std::to_string(port_) + "/.well-known/jwks.json";
+        return "https://" + host + ":" + std::to_string(listener_.port()) + "/.well-known/jwks.json";
     }
-    std::uint16_t port() const { return port_; }
-    void stop() {
-        if (stopping_.exchange(true)) return;
-        thread_.join();
-        ::close(fd_);
-    }
+    std::uint16_t port() const { return listener_.port(); }
+    void stop() { listener_.stop(); }
 
 private:
-    void run() {
-        while (!stopping_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 20) <= 0) continue;
-            const int c = ::accept(fd_, nullptr, nullptr);
-            if (c < 0) continue;
-            connections_.fetch_add(1);
-            // Every blocking read/write below is bounded, so a stuck client cannot hang stop().
-            timeval tv{2, 0};
-            ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-            serve(c);
-            ERR_clear_error();  // the server thread's queue: failed handshakes leave entries
-            ::close(c);
-        }
+    void accept_one(int c) {
+        connections_.fetch_add(1);
+        // Every blocking read/write below is bounded, so a stuck client cannot hang stop().
+        timeval tv{2, 0};
+        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        serve(c);
+        ERR_clear_error();  // the server thread's queue: failed handshakes leave entries
     }
     void serve(int c) {
         SslCtxPtr ctx;
@@ -208,10 +194,6 @@ private:
         SSL_shutdown(ssl.get());  // close_notify; the client may already be gone (SIGPIPE ignored)
     }
 
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
-    std::thread thread_;
-    std::atomic<bool> stopping_{false};
     std::atomic<int> connections_{0};
     std::atomic<int> handshakes_{0};
     std::atomic<int> requests_{0};
@@ -220,6 +202,7 @@ private:
     std::string body_;
     std::string sni_;
     std::string host_;
+    LoopbackListener listener_{[this](int c) { accept_one(c); }};  // last: its thread uses the above
 };
 
 // Sets an environment variable for the scope, then puts back what was there.

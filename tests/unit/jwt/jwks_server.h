@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,38 +20,29 @@
 
 namespace authgate::jwt::test {
 
-// A listening TCP socket on 127.0.0.1 with an ephemeral port (written to `port`).
-inline int listen_on_loopback(std::uint16_t& port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(fd, 64), 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
-    return fd;
-}
-
-class JwksServer {
+// A TCP listener on 127.0.0.1 (ephemeral port) whose own thread hands each accepted
+// connection to `serve`, one at a time, then closes it. stop() returns within one poll
+// interval (20 ms) once `serve` has returned.
+class LoopbackListener {
 public:
-    JwksServer() {
-        fd_ = listen_on_loopback(port_);
+    explicit LoopbackListener(std::function<void(int)> serve) : serve_(std::move(serve)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = 0;
+        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        EXPECT_EQ(::listen(fd_, 64), 0);
+        socklen_t len = sizeof addr;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+        port_ = ntohs(addr.sin_port);
         thread_ = std::thread([this] { run(); });
     }
-    ~JwksServer() { stop(); }
+    ~LoopbackListener() { stop(); }
 
-    void set_body(std::string body, int status = 200) {
-        std::lock_guard lock(mu_);
-        body_ = std::move(body);
-        status_ = status;
-    }
-    int requests() const { return requests_.load(); }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/.well-known/jwks.json"; }
+    std::uint16_t port() const { return port_; }
     void stop() {
         if (stopping_.exchange(true)) return;
         thread_.join();
@@ -64,10 +56,34 @@ private:
             if (::poll(&p, 1, 20) <= 0) continue;
             const int c = ::accept(fd_, nullptr, nullptr);
             if (c < 0) continue;
-            serve(c);
+            serve_(c);
             ::close(c);
         }
     }
+
+    std::function<void(int)> serve_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+};
+
+class JwksServer {
+public:
+    ~JwksServer() { stop(); }
+
+    void set_body(std::string body, int status = 200) {
+        std::lock_guard lock(mu_);
+        body_ = std::move(body);
+        status_ = status;
+    }
+    int requests() const { return requests_.load(); }
+    std::string url() const {
+        return "http://127.0.0.1:" + std::to_string(listener_.port()) + "/.well-known/jwks.json";
+    }
+    void stop() { listener_.stop(); }
+
+private:
     void serve(int c) {
         std::string req;
         char buf[2048];
@@ -98,14 +114,11 @@ private:
         }
     }
 
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
-    std::thread thread_;
-    std::atomic<bool> stopping_{false};
     std::atomic<int> requests_{0};
     std::mutex mu_;
     std::string body_;
     int status_ = 200;
+    LoopbackListener listener_{[this](int c) { serve(c); }};  // last: its thread uses the above
 };
 
 }  // namespace authgate::jwt::test
