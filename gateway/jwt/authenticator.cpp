@@ -68,16 +68,20 @@ void ProviderSet::carry_over_keys(const ProviderSet& previous) {
     }
 }
 
-void ProviderSet::start() {
-    std::lock_guard lock(impl_->fetcher_mu);
-    if (impl_->fetcher) return;
+std::unique_ptr<JwksFetcher> ProviderSet::make_fetcher() {
     std::vector<std::shared_ptr<Provider>> with_url;
     for (const auto& p : impl_->providers) {
         if (p->has_jwks_url()) with_url.push_back(p);
     }
-    if (with_url.empty()) return;
-    impl_->fetcher = std::make_unique<JwksFetcher>(std::move(with_url), JwksFetcher::Options{});
-    impl_->fetcher->start();
+    if (with_url.empty()) return nullptr;
+    return std::make_unique<JwksFetcher>(std::move(with_url), JwksFetcher::Options{});
+}
+
+void ProviderSet::start() {
+    std::lock_guard lock(impl_->fetcher_mu);
+    if (impl_->fetcher) return;
+    impl_->fetcher = make_fetcher();
+    if (impl_->fetcher) impl_->fetcher->start();
 }
 
 void ProviderSet::stop() {

@@ -17,6 +17,7 @@
 namespace authgate::jwt {
 
 class Provider;    // compiled config::JwtProvider (keys, algorithms, claim checks)
+class JwksFetcher; // background JWKS URL fetching (jwt/jwks_fetcher.h)
 class TokenCache;  // per-worker verified-token cache; not thread-safe
 
 // Read-only view of the downstream request, implemented by the proxy over Beast fields.
@@ -72,7 +73,13 @@ public:
     // Reload: every jwks_url provider starts with the last keys a provider of `previous`
     // fetched from the same URL (Provider::carry_over_fetched). Call before start().
     void carry_over_keys(const ProviderSet& previous);
-    // Starts JWKS URL fetchers (background thread); idempotent. stop() ends them.
+    // A fetcher for this set's jwks_url providers, not started; null when none has a
+    // jwks_url. The caller owns it, starts it and stops it: the server does so on its
+    // control thread, so neither a fetch outliving a reload nor a thread join is ever
+    // tied to the last reference of a snapshot (which a worker may drop).
+    std::unique_ptr<JwksFetcher> make_fetcher();
+    // One-shot users (explain, tests): a fetcher owned by the set; idempotent. stop(), or
+    // the set's destructor, ends it (joining its thread). The server never uses these.
     void start();
     void stop();
 

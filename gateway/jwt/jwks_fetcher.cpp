@@ -2,6 +2,8 @@
 // request path must not depend on them.
 #include "jwt/jwks_fetcher.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -250,7 +252,10 @@ void JwksFetcher::start() {
             });
         });
     }
-    impl->thread = std::thread([impl] { impl->ioc.run(); });
+    impl->thread = std::thread([impl] {
+        ::pthread_setname_np(::pthread_self(), kJwksThreadName);  // ps -L, top -H, tests
+        impl->ioc.run();
+    });
 }
 
 void JwksFetcher::stop() {

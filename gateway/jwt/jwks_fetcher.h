@@ -2,6 +2,11 @@
 // io_context (Boost.Beast HTTP/HTTPS client), so no worker thread ever waits on an issuer.
 // Fetch at start, then every jwks_refresh; a failure keeps the last good key set; an
 // unknown kid (Provider::request_refetch) pulls the next fetch forward.
+//
+// Whoever makes a fetcher (ProviderSet::make_fetcher) owns it: the server starts one for
+// the running snapshot and stops it on its control thread at the next reload, so a
+// replaced config stops polling its issuers at once, while the providers keep the keys
+// they have for requests still running under it.
 #pragma once
 
 #include <chrono>
@@ -12,6 +17,9 @@
 #include "jwt/provider.h"
 
 namespace authgate::jwt {
+
+// Name of every fetcher thread (pthread_setname_np, at most 15 characters).
+inline constexpr char kJwksThreadName[] = "authgate-jwks";
 
 class JwksFetcher {
 public:
@@ -26,7 +34,7 @@ public:
     JwksFetcher& operator=(const JwksFetcher&) = delete;
 
     void start();  // idempotent
-    void stop();   // idempotent; joins the thread
+    void stop();   // idempotent; joins the thread (call it where blocking is allowed)
 
 private:
     struct Impl;

@@ -12,9 +12,8 @@ namespace authgate::proxy {
 namespace ssl = boost::asio::ssl;
 
 Snapshot::Snapshot(config::Config c) : cfg(std::move(c)), router_(cfg.routes) {}
-Snapshot::~Snapshot() {
-    if (providers) providers->stop();
-}
+// Joins nothing: the server owns the JWKS fetchers, and a worker may drop the last reference.
+Snapshot::~Snapshot() = default;
 
 namespace {
 

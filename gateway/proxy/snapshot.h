@@ -39,6 +39,9 @@ public:
     std::vector<UpstreamRuntime> upstreams;
     std::vector<RouteRuntime> routes;
     std::vector<std::shared_ptr<const cors::Policy>> cors_policies;
+    // The providers and their keys. Their JWKS fetcher is not the snapshot's: the server
+    // owns it (ProviderSet::make_fetcher), so destroying a snapshot never stops or joins
+    // anything, whichever thread drops the last reference.
     std::shared_ptr<jwt::ProviderSet> providers;
     std::vector<std::string> identity_headers;  // lower case; stripped from every request
     std::shared_ptr<boost::asio::ssl::context> server_tls;  // set when server.tls is configured

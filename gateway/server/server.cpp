@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "jwt/jwks_fetcher.h"
 #include "jwt/provider.h"
 #include "jwt/token_cache.h"
 #include "server/admin_server.h"
@@ -162,6 +163,30 @@ struct Server::Impl {
     std::atomic<std::size_t> active{0};
     std::atomic<bool> draining{false};
     std::unique_ptr<AdminServer> admin;
+
+    // The JWKS fetcher of the running snapshot's providers: owned here, not by the
+    // snapshot, so a reload stops the old one at once (keep-alive connections may hold the
+    // old snapshot for long) and only the thread that calls start/reload/wait ever joins
+    // a fetcher thread, never a worker dropping the last reference to a snapshot.
+    std::mutex fetcher_mu;  // start/reload/wait; taken before snapshot_mu
+    bool started = false;
+    std::unique_ptr<jwt::JwksFetcher> fetcher;
+    const jwt::ProviderSet* fetcher_for = nullptr;  // whose providers `fetcher` feeds
+
+    // fetcher_mu held. Starts fetching for `snap` unless its providers are already fed.
+    void start_fetcher(const proxy::Snapshot& snap) {
+        if (!snap.providers || snap.providers.get() == fetcher_for) return;
+        fetcher = snap.providers->make_fetcher();
+        fetcher_for = snap.providers.get();
+        if (fetcher) fetcher->start();
+    }
+    // fetcher_mu held. Stops (joins) and destroys the fetcher on the calling thread; the
+    // providers it fed keep the keys they have.
+    void stop_fetcher() {
+        if (fetcher) fetcher->stop();
+        fetcher.reset();
+        fetcher_for = nullptr;
+    }
 };
 
 AdminServer::Readiness Server::Impl::readiness() const {
@@ -248,7 +273,11 @@ Server::~Server() {
 }
 
 void Server::start() {
-    if (impl_->snapshot->providers) impl_->snapshot->providers->start();
+    {
+        std::lock_guard lock(impl_->fetcher_mu);
+        impl_->started = true;
+        impl_->start_fetcher(*impl_->current());
+    }
     if (impl_->admin) impl_->admin->start();
     for (auto& w : impl_->workers) {
         Worker* wp = w.get();
@@ -263,13 +292,17 @@ void Server::start() {
 std::vector<std::uint16_t> Server::ports() const { return impl_->ports; }
 
 void Server::reload(std::shared_ptr<const proxy::Snapshot> snapshot) {
-    if (snapshot->providers) {
+    std::lock_guard fetcher_lock(impl_->fetcher_mu);  // held to the end: one reload at a time
+    const auto running = impl_->current();
+    if (snapshot->providers != running->providers) {
+        // The old providers stop fetching now, not when the last request under them ends;
+        // they keep their keys for the requests still running under the old snapshot.
+        // Stopped first, so what the old fetcher last published is what carries over.
+        impl_->stop_fetcher();
         // An unchanged jwks_url keeps its last fetched keys: a reload must not turn its
         // routes (and /readyz) into 503s until the new fetcher's first fetch lands.
-        const auto running = impl_->current();
-        if (running->providers && running->providers != snapshot->providers)
-            snapshot->providers->carry_over_keys(*running->providers);
-        snapshot->providers->start();
+        if (snapshot->providers && running->providers) snapshot->providers->carry_over_keys(*running->providers);
+        if (impl_->started) impl_->start_fetcher(*snapshot);
     }
     {
         // Listeners are bound once, at start; say so rather than silently keep the old one.
@@ -314,8 +347,9 @@ void Server::wait() {
     impl_->threads.clear();
     // The admin listener outlives the drain so /readyz can say so.
     if (impl_->admin) impl_->admin->stop();
-    auto snap = impl_->current();
-    if (snap && snap->providers) snap->providers->stop();
+    std::lock_guard lock(impl_->fetcher_mu);
+    impl_->started = false;  // a reload after this installs keys, but fetches nothing
+    impl_->stop_fetcher();
 }
 
 std::size_t Server::active_connections() const { return impl_->active.load(); }
