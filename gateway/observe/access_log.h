@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include <spdlog/formatter.h>
 #include <spdlog/logger.h>
 
 namespace authgate::observe {
@@ -18,7 +20,10 @@ struct AccessRecord {
     std::string_view request_id;
     std::string_view client;
     std::string_view method;
-    std::string_view path;
+    std::string_view path;      // target as received, query included
+    // Query parameters whose values are secrets (tokens, `token_from: query`): each one's
+    // value is written as REDACTED (proxy::Snapshot::query_token_params).
+    std::span<const std::string> redact_query_params;
     std::string_view route;     // "" when none matched
     std::string_view upstream;  // endpoint "host:port" or ""
     unsigned status = 0;
@@ -41,8 +46,18 @@ private:
     bool json_;
 };
 
-// JSON string escaping for log lines and error bodies.
+// JSON string escaping for log lines and error bodies: quotes, backslashes and control
+// characters escaped, invalid UTF-8 replaced by U+FFFD, so the result always parses.
 void append_json_string(std::string& out, std::string_view s);
+
+// `target` with the value of every query parameter named in `params` (its name compared
+// percent-decoded, as the token extractor finds it) replaced by REDACTED. Returns false,
+// without touching `out` or allocating, when no parameter needs it.
+bool redact_query(std::string_view target, std::span<const std::string> params, std::string& out);
+
+// The application log's formatter: "text" (time level message) or "json" (one object per
+// line, {"time","level","msg"}, the message escaped as a JSON string).
+std::unique_ptr<spdlog::formatter> make_app_log_formatter(std::string_view format);
 
 // Sets up the process-wide application logger (stderr; level and format from config).
 // Returns false for an unknown level.

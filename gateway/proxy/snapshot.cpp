@@ -89,6 +89,14 @@ std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Di
     if (snap->providers) {
         snap->identity_headers = snap->providers->identity_headers();  // lower case already
     }
+    for (const auto& p : c.jwt.providers) {
+        for (const auto& src : p.token_from) {
+            auto& names = snap->query_token_params;
+            if (src.kind == config::TokenSource::Kind::query && !src.name.empty() &&
+                std::find(names.begin(), names.end(), src.name) == names.end())
+                names.push_back(src.name);
+        }
+    }
 
     for (const auto& r : c.routes) {
         RouteRuntime rt;

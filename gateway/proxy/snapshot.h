@@ -44,6 +44,9 @@ public:
     // anything, whichever thread drops the last reference.
     std::shared_ptr<jwt::ProviderSet> providers;
     std::vector<std::string> identity_headers;  // lower case; stripped from every request
+    // Query parameters some provider takes its token from (token_from: query), each once:
+    // their values are redacted in the access log.
+    std::vector<std::string> query_token_params;
     std::shared_ptr<boost::asio::ssl::context> server_tls;  // set when server.tls is configured
 
     const RouteRuntime* match(std::string_view method, std::string_view host, std::string_view path) const {

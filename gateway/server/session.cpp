@@ -245,6 +245,7 @@ void Session<Stream>::log(const Exchange& ex) {
     r.client = client_ip_;
     r.method = ex.method;
     r.path = ex.path;
+    r.redact_query_params = ex.snap->query_token_params;
     r.route = ex.route ? std::string_view(ex.route->cfg->name) : std::string_view();
     r.upstream = ex.upstream;
     r.status = ex.status;
