@@ -42,10 +42,28 @@ std::shared_ptr<const authgate::proxy::Snapshot> load(const std::string& path) {
     return authgate::proxy::load_snapshot(path, std::cerr);
 }
 
+// Loads and compiles with every warning and error sent through the application log, one
+// record each (FILE:LINE:COL: message), so `log.format: json` gets JSON lines only: the
+// log is configured once a config has been read, and a reload has one. Null on failure.
+std::shared_ptr<const authgate::proxy::Snapshot> load_logged(const std::string& path) {
+    authgate::config::Diagnostics diag;
+    auto snap = authgate::proxy::load_snapshot(path, diag);
+    for (const auto& w : diag.warnings()) spdlog::warn("{}", w);
+    for (const auto& e : diag.errors()) spdlog::error("{}", e);
+    return snap;
+}
+
 int run(const std::string& path) {
-    auto snap = load(path);
-    if (!snap) return 1;
+    // The first load prints plainly when it fails: no log format is known without a config.
+    authgate::config::Diagnostics diag;
+    auto snap = authgate::proxy::load_snapshot(path, diag);
+    if (!snap) {
+        for (const auto& w : diag.warnings()) std::cerr << w << " (warning)\n";
+        for (const auto& e : diag.errors()) std::cerr << e << "\n";
+        return 1;
+    }
     if (!authgate::observe::configure_app_log(snap->cfg.log.level, snap->cfg.log.format)) return 1;
+    for (const auto& w : diag.warnings()) spdlog::warn("{}", w);
     std::unique_ptr<authgate::server::Server> server;
     try {
         server = std::make_unique<authgate::server::Server>(snap);
@@ -68,7 +86,7 @@ int run(const std::string& path) {
         reload_signal.async_wait([&](boost::system::error_code ec, int) {
             if (ec) return;
             // Reading files and compiling happen here, off the workers' threads.
-            if (auto next = load(path)) {
+            if (auto next = load_logged(path)) {
                 server->reload(next);
                 spdlog::info("configuration reloaded from {}", path);
             } else {

@@ -124,14 +124,19 @@ std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Di
     return snap;
 }
 
-std::shared_ptr<const Snapshot> load_snapshot(const std::string& path, std::ostream& diagnostics) {
-    config::Diagnostics diag;
+std::shared_ptr<const Snapshot> load_snapshot(const std::string& path, config::Diagnostics& diag) {
     auto cfg = config::load_file(path, diag);
     std::shared_ptr<const Snapshot> snap;
     if (cfg) snap = Snapshot::compile(std::move(*cfg), diag);
+    return diag.ok() ? snap : nullptr;
+}
+
+std::shared_ptr<const Snapshot> load_snapshot(const std::string& path, std::ostream& diagnostics) {
+    config::Diagnostics diag;
+    auto snap = load_snapshot(path, diag);
     for (const auto& w : diag.warnings()) diagnostics << w << " (warning)\n";
     for (const auto& e : diag.errors()) diagnostics << e << "\n";
-    return diag.ok() ? snap : nullptr;
+    return snap;
 }
 
 }  // namespace authgate::proxy

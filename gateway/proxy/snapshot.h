@@ -73,5 +73,8 @@ private:
 // message) to `diagnostics`: startup, --check, SIGHUP reloads and `explain` all load this
 // way. Null when there was an error.
 std::shared_ptr<const Snapshot> load_snapshot(const std::string& path, std::ostream& diagnostics);
+// Same, leaving the warnings and errors in `diag` for the caller to report (a SIGHUP
+// reload sends them through the application log).
+std::shared_ptr<const Snapshot> load_snapshot(const std::string& path, config::Diagnostics& diag);
 
 }  // namespace authgate::proxy
