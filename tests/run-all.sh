@@ -47,12 +47,17 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== fuzzing (${FUZZ_SECONDS}s per target)"
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTHGATE_FUZZ=ON \
       -DAUTHGATE_TESTS=OFF -DAUTHGATE_BENCHMARKS=OFF >/dev/null
-cmake --build build-fuzz -j"$jobs" --target fuzz_jwt_verify fuzz_jwks
-for target in fuzz_jwt_verify fuzz_jwks; do
+fuzz_targets="fuzz_jwt_verify fuzz_jwks fuzz_request fuzz_parsers"
+# shellcheck disable=SC2086
+cmake --build build-fuzz -j"$jobs" --target $fuzz_targets
+for target in $fuzz_targets; do
   corpus="$root/tests/fuzz/corpus/${target#fuzz_}"
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-  if "build-fuzz/$target" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "$work" \
+  # The HTTP dictionary serves both request-path targets (header names, framing, escapes).
+  dict=()
+  case "$target" in fuzz_request|fuzz_parsers) dict=(-dict="$root/tests/fuzz/request.dict") ;; esac
+  if "build-fuzz/$target" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" "$work" \
        >"build-fuzz/$target.log" 2>&1; then
     passed=$((passed + 1)); echo "$target: no crash in ${FUZZ_SECONDS}s"
   else
