@@ -1,6 +1,8 @@
 #include "support/harness.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -11,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <fstream>
 #include <stdexcept>
 
@@ -260,6 +263,286 @@ std::string echoed_field(const std::string& json_body, std::string_view field) {
     if (!f) return {};
     if (f->is_string()) return std::string(f->as_string().c_str());
     return boost::json::serialize(*f);
+}
+
+
+// ---- RawUpstream ------------------------------------------------------------------------
+
+namespace {
+
+bool ieq(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
+
+std::string_view trim_ows(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+// Header lines "Name: value" between `from` and `to` (CRLF separated, no empty line).
+bool parse_fields(std::string_view block, std::vector<std::pair<std::string, std::string>>& out) {
+    while (!block.empty()) {
+        auto eol = block.find("\r\n");
+        std::string_view line = block.substr(0, eol);
+        block.remove_prefix(eol == std::string_view::npos ? block.size() : eol + 2);
+        auto colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0) return false;
+        std::string_view name = line.substr(0, colon);
+        if (name.find_first_of(" \t") != std::string_view::npos) return false;
+        out.emplace_back(std::string(name), std::string(trim_ows(line.substr(colon + 1))));
+    }
+    return true;
+}
+
+enum class Parse { complete, need_more, malformed };
+
+// One request from the front of `buf`: strict, byte-exact, no Beast.
+Parse parse_request(std::string_view buf, RawRequest& out, std::size_t& consumed) {
+    auto end = buf.find("\r\n\r\n");
+    if (end == std::string_view::npos) return buf.size() > (8u << 20) ? Parse::malformed : Parse::need_more;
+    RawRequest r;
+    r.head = std::string(buf.substr(0, end + 4));
+    std::string_view head = buf.substr(0, end + 2);  // every line ends with CRLF
+    auto eol = head.find("\r\n");
+    std::string_view line = head.substr(0, eol);
+    auto sp1 = line.find(' '), sp2 = line.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 == sp1) return Parse::malformed;
+    r.method = std::string(line.substr(0, sp1));
+    r.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));
+    r.version = std::string(line.substr(sp2 + 1));
+    std::string_view fields = head.substr(eol + 2);
+    if (!fields.empty()) fields.remove_suffix(2);  // the last CRLF
+    if (!parse_fields(fields, r.headers)) return Parse::malformed;
+
+    std::size_t pos = end + 4;
+    std::optional<std::uint64_t> length;
+    for (const auto& [n, v] : r.headers) {
+        if (ieq(n, "transfer-encoding")) {
+            auto last = v.rfind(',');
+            r.chunked = ieq(trim_ows(last == std::string::npos ? std::string_view(v) : std::string_view(v).substr(last + 1)),
+                            "chunked");
+            if (!r.chunked) return Parse::malformed;
+        } else if (ieq(n, "content-length")) {
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 15) return Parse::malformed;
+            auto value = std::stoull(v);
+            if (length && *length != value) return Parse::malformed;
+            length = value;
+        }
+    }
+    if (r.chunked) {
+        for (;;) {
+            auto crlf = buf.find("\r\n", pos);
+            if (crlf == std::string_view::npos) return buf.size() - pos > (1u << 20) ? Parse::malformed : Parse::need_more;
+            std::string_view size_line = buf.substr(pos, crlf - pos);
+            auto digits = size_line.substr(0, size_line.find_first_of("; \t"));
+            if (digits.empty() || digits.size() > 15 || digits.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
+                return Parse::malformed;
+            std::uint64_t size = std::stoull(std::string(digits), nullptr, 16);
+            pos = crlf + 2;
+            if (size == 0) {
+                for (;;) {  // trailer section, up to the empty line
+                    auto t = buf.find("\r\n", pos);
+                    if (t == std::string_view::npos) return Parse::need_more;
+                    if (t == pos) {
+                        pos += 2;
+                        break;
+                    }
+                    if (!parse_fields(buf.substr(pos, t - pos), r.trailers)) return Parse::malformed;
+                    pos = t + 2;
+                }
+                break;
+            }
+            if (buf.size() < pos + size + 2) return Parse::need_more;
+            if (buf.substr(pos + size, 2) != "\r\n") return Parse::malformed;
+            r.body.append(buf.substr(pos, size));
+            pos += size + 2;
+        }
+    } else if (length) {
+        if (buf.size() < pos + *length) return Parse::need_more;
+        r.body = std::string(buf.substr(pos, *length));
+        pos += *length;
+    }
+    r.wire = std::string(buf.substr(0, pos));
+    consumed = pos;
+    out = std::move(r);
+    return Parse::complete;
+}
+
+}  // namespace
+
+std::size_t RawRequest::count(std::string_view name) const {
+    std::size_t n = 0;
+    for (const auto& h : headers) n += ieq(h.first, name) ? 1 : 0;
+    return n;
+}
+
+std::optional<std::string> RawRequest::header(std::string_view name) const {
+    for (const auto& h : headers)
+        if (ieq(h.first, name)) return h.second;
+    return std::nullopt;
+}
+
+RawUpstream::RawUpstream() : responder_(&RawUpstream::echo) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0) throw std::runtime_error("socket failed");
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 64) != 0) {
+        ::close(listen_fd_);
+        throw std::runtime_error("bind/listen failed");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+RawUpstream::~RawUpstream() {
+    stop_ = true;
+    if (acceptor_.joinable()) acceptor_.join();
+    for (auto& t : threads_)  // no new threads once the acceptor has stopped
+        if (t.joinable()) t.join();
+    for (int fd : fds_) ::close(fd);
+    ::close(listen_fd_);
+}
+
+void RawUpstream::respond_with(Responder r) {
+    std::lock_guard lock(mu_);
+    responder_ = std::move(r);
+}
+
+std::string RawUpstream::response(std::string body, std::string extra_headers, std::string status) {
+    return "HTTP/1.1 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n" + extra_headers + "\r\n" + body;
+}
+
+RawReply RawUpstream::echo(const RawRequest& r, std::size_t conn, std::size_t nth) {
+    std::string body = "conn=" + std::to_string(conn) + " req=" + std::to_string(nth) + " " + r.method + " " + r.target;
+    if (r.method == "HEAD") {
+        return {"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n"};
+    }
+    return {response(std::move(body))};
+}
+
+void RawUpstream::accept_loop() {
+    while (!stop_) {
+        pollfd p{listen_fd_, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) continue;
+        std::lock_guard lock(mu_);
+        std::size_t index = conns_.size();
+        conns_.emplace_back();
+        conns_.back().index = index;
+        fds_.push_back(fd);
+        threads_.emplace_back([this, fd, index] { serve(fd, index); });
+        cv_.notify_all();
+    }
+}
+
+void RawUpstream::serve(int fd, std::size_t index) {
+    bool parsing = true;
+    std::string unparsed;
+    while (!stop_) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 20) <= 0) continue;
+        char buf[65536];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        std::vector<std::pair<RawRequest, std::size_t>> ready;
+        Responder responder;
+        {
+            std::lock_guard lock(mu_);
+            auto& c = conns_[index];
+            if (n <= 0) {
+                c.eof = true;
+                cv_.notify_all();
+                return;
+            }
+            c.received.append(buf, static_cast<std::size_t>(n));
+            unparsed.append(buf, static_cast<std::size_t>(n));
+            while (parsing) {
+                RawRequest r;
+                std::size_t used = 0;
+                auto res = parse_request(unparsed, r, used);
+                if (res == Parse::need_more) break;
+                if (res == Parse::malformed) {
+                    c.malformed = true;
+                    parsing = false;
+                    break;
+                }
+                unparsed.erase(0, used);
+                c.requests.push_back(r);
+                ready.emplace_back(std::move(r), c.requests.size() - 1);
+            }
+            c.pending = unparsed;
+            responder = responder_;
+            cv_.notify_all();
+        }
+        for (const auto& [req, nth] : ready) {
+            RawReply reply = responder(req, index, nth);
+            std::string_view out = reply.bytes;
+            while (!out.empty()) {
+                ssize_t w = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+                if (w <= 0) break;
+                out.remove_prefix(static_cast<std::size_t>(w));
+            }
+            if (reply.close) {
+                ::shutdown(fd, SHUT_WR);
+                parsing = false;
+            }
+        }
+    }
+}
+
+std::size_t RawUpstream::accepted() const {
+    std::lock_guard lock(mu_);
+    return conns_.size();
+}
+
+std::size_t RawUpstream::requests() const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& c : conns_) n += c.requests.size();
+    return n;
+}
+
+std::size_t RawUpstream::bytes_received() const {
+    std::lock_guard lock(mu_);
+    std::size_t n = 0;
+    for (const auto& c : conns_) n += c.received.size();
+    return n;
+}
+
+std::vector<RawConnection> RawUpstream::connections() const {
+    std::lock_guard lock(mu_);
+    return conns_;
+}
+
+std::vector<RawRequest> RawUpstream::all_requests() const {
+    std::lock_guard lock(mu_);
+    std::vector<RawRequest> out;
+    for (const auto& c : conns_) out.insert(out.end(), c.requests.begin(), c.requests.end());
+    return out;
+}
+
+bool RawUpstream::wait_until(const std::function<bool(const std::vector<RawConnection>&)>& pred,
+                             std::chrono::milliseconds limit) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, limit, [&] { return pred(conns_); });
+}
+
+bool RawUpstream::wait_all_closed(std::chrono::milliseconds limit) const {
+    return wait_until(
+        [](const std::vector<RawConnection>& cs) {
+            for (const auto& c : cs)
+                if (!c.eof) return false;
+            return true;
+        },
+        limit);
 }
 
 }  // namespace authgate::test

@@ -4,13 +4,20 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -143,5 +150,84 @@ private:
 // (case-insensitive name), or nullopt.
 std::optional<std::string> echoed_header(const std::string& json_body, std::string_view name);
 std::string echoed_field(const std::string& json_body, std::string_view field);  // "path", "method", ...
+
+
+// ---------------------------------------------------------------------------------------
+// A raw recording upstream for wire-level tests: a thread with a blocking acceptor on
+// 127.0.0.1:0 and one thread per accepted connection. Every byte received is recorded per
+// connection; a strict little reader (not Beast) splits the bytes into requests (head to
+// CRLFCRLF, then Content-Length bytes or a chunked body up to and including its trailer
+// section) and each complete request is answered with the bytes the responder returns.
+// Reads poll with a short timeout so the destructor stops every thread promptly.
+struct RawRequest {
+    std::string method, target, version;
+    std::vector<std::pair<std::string, std::string>> headers;   // as received, in order
+    std::vector<std::pair<std::string, std::string>> trailers;  // chunked only
+    std::string head;  // request line and header lines, with the final CRLFCRLF
+    std::string wire;  // every byte of this request as received (head + framed body)
+    std::string body;  // the body, de-chunked
+    bool chunked = false;
+    // Number of header lines with this name (case-insensitive).
+    std::size_t count(std::string_view name) const;
+    // Value of the first header line with this name, or nullopt.
+    std::optional<std::string> header(std::string_view name) const;
+};
+
+struct RawConnection {
+    std::size_t index = 0;          // accept order, from 0
+    std::string received;           // every byte, in order
+    std::vector<RawRequest> requests;  // complete requests
+    std::string pending;            // bytes after the last complete request
+    bool eof = false;               // the gateway closed (or reset) this connection
+    bool malformed = false;         // bytes the strict reader refused
+};
+
+struct RawReply {
+    std::string bytes;   // written as is, in one write
+    bool close = false;  // shut down our sending side after writing (close-delimited body)
+};
+
+class RawUpstream {
+public:
+    // conn: index of the connection, nth: index of the request on that connection.
+    using Responder = std::function<RawReply(const RawRequest&, std::size_t conn, std::size_t nth)>;
+    RawUpstream();
+    ~RawUpstream();
+    RawUpstream(const RawUpstream&) = delete;
+    RawUpstream& operator=(const RawUpstream&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    void respond_with(Responder r);
+    // The default answer: 200, text body "conn=C req=N METHOD TARGET" (no body to HEAD).
+    static RawReply echo(const RawRequest& r, std::size_t conn, std::size_t nth);
+    // "HTTP/1.1 <status>" with Content-Length and `extra_headers` ("Name: v\r\n" lines).
+    static std::string response(std::string body, std::string extra_headers = {}, std::string status = "200 OK");
+
+    std::size_t accepted() const;
+    std::size_t requests() const;        // complete requests over all connections
+    std::size_t bytes_received() const;  // over all connections
+    std::vector<RawConnection> connections() const;  // a copy
+    std::vector<RawRequest> all_requests() const;    // in connection, then arrival order
+    // Waits (bounded) until pred holds over the connections; returns whether it did.
+    bool wait_until(const std::function<bool(const std::vector<RawConnection>&)>& pred,
+                    std::chrono::milliseconds limit) const;
+    // Waits (bounded) until every accepted connection has seen EOF.
+    bool wait_all_closed(std::chrono::milliseconds limit) const;
+
+private:
+    void accept_loop();
+    void serve(int fd, std::size_t index);
+
+    int listen_fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> stop_{false};
+    mutable std::mutex mu_;
+    mutable std::condition_variable cv_;
+    Responder responder_;
+    std::vector<RawConnection> conns_;
+    std::vector<int> fds_;
+    std::vector<std::thread> threads_;
+    std::thread acceptor_;
+};
 
 }  // namespace authgate::test
