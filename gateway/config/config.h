@@ -74,8 +74,13 @@ struct Timeouts {
     Duration idle = std::chrono::seconds(60);
     Duration upstream_connect = std::chrono::seconds(2);
     Duration upstream_response = std::chrono::seconds(30);
+    Duration request_body = std::chrono::seconds(60);  // whole body, from the end of its header -> 408
     Duration shutdown = std::chrono::seconds(10);  // drain budget on SIGTERM/SIGINT (added)
 };
+
+// What happens to a client header whose name contains '_': WSGI/CGI backends read
+// X_User_Id and X-User-Id as the same variable, so by default such names never pass.
+enum class Underscores { drop, reject, allow };
 
 struct Server {
     std::vector<ListenAddress> listen{{"0.0.0.0", 8080}};
@@ -83,6 +88,7 @@ struct Server {
     std::optional<ServerTls> tls;
     Limits limits;
     Timeouts timeouts;
+    Underscores headers_with_underscores = Underscores::drop;
     Marks marks;
 };
 

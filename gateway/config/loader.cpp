@@ -388,7 +388,7 @@ std::vector<std::string> Loader::text_list(const Value& v, bool allow_single) {
 // server, admin, log
 
 void Loader::read_server(const Value& v, Server& out) {
-    Section s(*this, v, {"listen", "workers", "tls", "limits", "timeouts"}, &out.marks);
+    Section s(*this, v, {"listen", "workers", "tls", "limits", "timeouts", "headers_with_underscores"}, &out.marks);
     out.marks.self = s.self();
     if (const Value* listen = s.get("listen")) {
         auto addresses = read_listen_list(*listen);
@@ -405,6 +405,12 @@ void Loader::read_server(const Value& v, Server& out) {
     if (const Value* tls = s.get("tls")) out.tls = read_server_tls(*tls, out.marks);
     if (const Value* limits = s.get("limits")) read_limits(*limits, out.limits, out.marks);
     if (const Value* timeouts = s.get("timeouts")) read_timeouts(*timeouts, out.timeouts, out.marks);
+    if (const Value* underscores = s.get("headers_with_underscores")) {
+        if (auto r = one_of(*underscores, {"drop", "reject", "allow"}))
+            out.headers_with_underscores = *r == "drop"     ? Underscores::drop
+                                           : *r == "reject" ? Underscores::reject
+                                                            : Underscores::allow;
+    }
 }
 
 std::vector<ListenAddress> Loader::read_listen_list(const Value& v) {
@@ -452,14 +458,15 @@ void Loader::read_limits(const Value& v, Limits& out, Marks& marks) {
 }
 
 void Loader::read_timeouts(const Value& v, Timeouts& out, Marks& marks) {
-    Section s(*this, v, {"header", "idle", "upstream_connect", "upstream_response", "shutdown"}, &marks,
-              "timeouts.");
+    Section s(*this, v, {"header", "idle", "upstream_connect", "upstream_response", "request_body", "shutdown"},
+              &marks, "timeouts.");
     // A zero header/connect/response timeout would fail every request; idle 0 (no
     // keep-alive) and shutdown 0 (stop at once) are meaningful.
     assign(out.header, s, "header", &Loader::positive_duration);
     assign(out.idle, s, "idle", &Loader::duration);
     assign(out.upstream_connect, s, "upstream_connect", &Loader::positive_duration);
     assign(out.upstream_response, s, "upstream_response", &Loader::positive_duration);
+    assign(out.request_body, s, "request_body", &Loader::positive_duration);
     assign(out.shutdown, s, "shutdown", &Loader::duration);
 }
 

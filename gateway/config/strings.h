@@ -27,6 +27,28 @@ inline std::string_view trim_ows(std::string_view s) {
     return s;
 }
 
+// Calls f(item) for each non-empty, OWS-trimmed item of a comma-separated header value
+// ("a, b,,c" -> a, b, c). One pass: cost linear in the value's length.
+template <class F>
+void for_each_list_item(std::string_view list, F&& f) {
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        const auto item = trim_ows(list.substr(0, comma));
+        if (!item.empty()) f(item);
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+    }
+}
+
+// ASCII case-insensitive equality.
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
 // ASCII lower case.
 inline std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -1,31 +1,16 @@
 #include "proxy/headers.h"
 
 #include <array>
-#include <vector>
+#include <string>
+#include <unordered_set>
 
-#include <boost/beast/core/string.hpp>
+#include "config/strings.h"
 
 namespace authgate::proxy {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-template <class F>
-void for_each_token(std::string_view list, F&& f) {
-    while (!list.empty()) {
-        auto comma = list.find(',');
-        auto item = trim(list.substr(0, comma));
-        if (!item.empty()) f(item);
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-    }
-}
-
-bool iequals(std::string_view a, std::string_view b) { return boost::beast::iequals(a, b); }
+using strings::iequals;
+using strings::trim_ows;
 
 }  // namespace
 
@@ -67,7 +52,7 @@ void write_response_head(const http::header<false, Fields>& head, std::string& o
 
 bool list_contains(std::string_view list, std::string_view token) {
     bool found = false;
-    for_each_token(list, [&](std::string_view t) { found = found || iequals(t, token); });
+    strings::for_each_list_item(list, [&](std::string_view t) { found = found || iequals(t, token); });
     return found;
 }
 
@@ -76,7 +61,10 @@ namespace {
 
 template <class Fields>
 bool wants_upgrade_impl(const Fields& fields) {
-    if (fields.find(http::field::upgrade) == fields.end()) return false;
+    // Only WebSocket is tunnelled: any other protocol (h2c above all) would hand the
+    // upstream a connection whose later requests the gateway never sees.
+    auto upgrade = fields.find(http::field::upgrade);
+    if (upgrade == fields.end() || !list_contains(upgrade->value(), "websocket")) return false;
     for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
          ++it) {
         if (list_contains(it->value(), "upgrade")) return true;
@@ -84,32 +72,47 @@ bool wants_upgrade_impl(const Fields& fields) {
     return false;
 }
 
+// The names a Connection header lists, looked up in time linear in the header's size:
+// a few are compared one by one, more go into a hash set (an attacker may list thousands).
+class ConnectionOptions {
+public:
+    void add(std::string_view token) {
+        if (n_ < few_.size()) {
+            few_[n_++] = token;
+            return;
+        }
+        many_.insert(strings::lower(std::string(token)));
+    }
+    bool empty() const { return n_ == 0; }
+    bool contains(std::string_view name) const {
+        for (std::size_t i = 0; i < n_; ++i)
+            if (iequals(name, few_[i])) return true;
+        if (many_.empty()) return false;
+        return many_.contains(strings::lower(std::string(name)));
+    }
+
+private:
+    std::array<std::string_view, 8> few_;
+    std::size_t n_ = 0;
+    std::unordered_set<std::string> many_;
+};
+
 template <class Fields>
 void strip_hop_by_hop_impl(Fields& fields, bool keep_upgrade) {
     // One walk over the fields instead of a lookup per name: this runs twice per request.
     // Headers named by Connection are hop-by-hop too; their names are views into the
-    // Connection lines, which are therefore erased last.
-    std::array<std::string_view, 8> few;
-    std::vector<std::string_view> many;
-    std::size_t n_named = 0;
+    // Connection lines, which are therefore erased last. The caller has already refused a
+    // message whose Connection names a framing field, and sets its own fields afterwards.
+    ConnectionOptions named;
     bool has_connection = false;
     for (const auto& f : fields) {
         if (f.name() != http::field::connection) continue;
         has_connection = true;
-        for_each_token(f.value(), [&](std::string_view t) {
+        strings::for_each_list_item(f.value(), [&](std::string_view t) {
             if (keep_upgrade && iequals(t, "upgrade")) return;
-            if (n_named < few.size()) few[n_named] = t;
-            else many.push_back(t);
-            ++n_named;
+            named.add(t);
         });
     }
-    auto named = [&](std::string_view name) {
-        for (std::size_t i = 0; i < std::min(n_named, few.size()); ++i)
-            if (iequals(name, few[i])) return true;
-        for (const auto& t : many)
-            if (iequals(name, t)) return true;
-        return false;
-    };
     for (auto it = fields.begin(); it != fields.end();) {
         bool drop = false;
         switch (it->name()) {
@@ -121,7 +124,8 @@ void strip_hop_by_hop_impl(Fields& fields, bool keep_upgrade) {
             case http::field::upgrade: drop = !keep_upgrade; break;
             default: {
                 const auto name = it->name_string();
-                drop = (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) || (n_named > 0 && named(name));
+                drop = (name.size() >= 6 && iequals(name.substr(0, 6), "proxy-")) ||
+                       (!named.empty() && named.contains(name));
             }
         }
         it = drop ? fields.erase(it) : std::next(it);
@@ -156,11 +160,11 @@ template <class Fields>
 void merge_vary_impl(Fields& fields, std::string_view token) {
     std::string joined;
     for (auto it = fields.find(http::field::vary); it != fields.end() && it->name() == http::field::vary; ++it) {
-        if (trim(it->value()) == "*") return;
+        if (trim_ows(it->value()) == "*") return;
         if (list_contains(it->value(), token)) return;
-        if (!trim(it->value()).empty()) {
+        if (!trim_ows(it->value()).empty()) {
             if (!joined.empty()) joined += ", ";
-            joined += trim(it->value());
+            joined += trim_ows(it->value());
         }
     }
     if (!joined.empty()) joined += ", ";

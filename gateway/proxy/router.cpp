@@ -1,6 +1,7 @@
 #include "proxy/router.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace authgate::proxy {
 namespace {
@@ -50,7 +51,60 @@ std::string remove_dot_segments(std::string_view in) {
     return out;
 }
 
+// A "." or ".." segment followed by ";" parameters ("/public/..;/admin"): the gateway sees
+// a name, while Tomcat-style servers drop the parameters and resolve "..". `decoded` has
+// its unreserved escapes decoded and the rest upper-cased, so "%2e" is "." and ";" may
+// still be "%3B".
+bool dot_segment_with_parameters(std::string_view decoded) {
+    for (std::size_t pos = decoded.find("/."); pos != std::string_view::npos; pos = decoded.find("/.", pos + 1)) {
+        std::string_view seg = decoded.substr(pos + 2);
+        if (seg.starts_with('.')) seg.remove_prefix(1);
+        if (seg.starts_with(';') || seg.starts_with("%3B")) return true;
+    }
+    return false;
+}
+
+bool host_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_';
+}
+
 }  // namespace
+
+bool valid_host(std::string_view host) {
+    std::string_view name = host, port;
+    if (host.starts_with('[')) {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos || close == 1) return false;
+        for (unsigned char c : host.substr(1, close - 1))
+            if (!(std::isxdigit(c) || c == ':' || c == '.')) return false;
+        name = {};
+        if (close + 1 < host.size()) {
+            if (host[close + 1] != ':') return false;
+            port = host.substr(close + 2);
+            if (port.empty()) return false;
+        }
+    } else {
+        if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+            name = host.substr(0, colon);
+            port = host.substr(colon + 1);
+            if (port.empty()) return false;
+        }
+        if (name.empty() || name.size() > 253) return false;
+        for (unsigned char c : name)
+            if (!host_char(c)) return false;
+    }
+    if (!port.empty()) {
+        if (port.size() > 5) return false;
+        unsigned value = 0;
+        for (unsigned char c : port) {
+            if (c < '0' || c > '9') return false;
+            value = value * 10 + (c - '0');
+        }
+        if (value == 0 || value > 65535) return false;
+    }
+    return true;
+}
 
 std::optional<std::string> normalize_path(std::string_view path) {
     if (path.empty() || path.front() != '/') return std::nullopt;
@@ -59,12 +113,15 @@ std::optional<std::string> normalize_path(std::string_view path) {
     bool has_dot_segment_risk = false;
     for (std::size_t i = 0; i < path.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(path[i]);
-        if (c < 0x21 || c == 0x7f) return std::nullopt;  // no spaces or controls in a path
+        // No spaces, controls or backslashes, raw or encoded: backends disagree on what
+        // they mean (a backslash is a separator to some, NUL ends a string to others).
+        if (c < 0x21 || c == 0x7f || c == '\\') return std::nullopt;
         if (c == '%') {
             if (i + 2 >= path.size()) return std::nullopt;
             int hi = hex_value(path[i + 1]), lo = hex_value(path[i + 2]);
             if (hi < 0 || lo < 0) return std::nullopt;
             auto v = static_cast<unsigned char>(hi * 16 + lo);
+            if (v < 0x20 || v == 0x7f || v == '\\') return std::nullopt;
             if (is_unreserved(v)) {
                 decoded += static_cast<char>(v);
             } else {
@@ -81,6 +138,7 @@ std::optional<std::string> normalize_path(std::string_view path) {
     // Fast path: no "/." anywhere means no dot segment to remove.
     has_dot_segment_risk = decoded.find("/.") != std::string::npos;
     if (!has_dot_segment_risk) return decoded;
+    if (dot_segment_with_parameters(decoded)) return std::nullopt;
     return remove_dot_segments(decoded);
 }
 

@@ -13,9 +13,15 @@ namespace authgate::proxy {
 // Normalizes a request path for matching and forwarding: percent-encoded unreserved
 // characters are decoded (%2e -> '.', %41 -> 'A'), other escapes are kept with upper-case
 // hex (%2F stays encoded so it never becomes a separator), then dot segments are removed
-// (RFC 3986 5.2.4). Returns nullopt for a path that is not origin-form ("/...") or has a
-// malformed escape or a control character.
+// (RFC 3986 5.2.4). Returns nullopt for a path that is not origin-form ("/...") or that
+// backends could resolve differently from the gateway: a malformed escape, a raw or
+// encoded control character or backslash, a "." or ".." segment followed by ";"
+// parameters (raw or "%3B"; "/public/..;/admin" is ".." to Tomcat-style servers).
 std::optional<std::string> normalize_path(std::string_view path);
+
+// Is a Host header value "host" or "host:port" (port 1-65535, digits only; an IPv6
+// address in brackets)? The name may hold letters, digits, '-', '.' and '_'.
+bool valid_host(std::string_view host);
 
 // Lower-cases and drops the port of a Host header value ("API.Example.com:8443" ->
 // "api.example.com"; "[::1]:80" -> "[::1]").

@@ -13,10 +13,6 @@ namespace authgate::proxy {
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-// A pooled connection idle for longer than this is checked for a peer close before reuse;
-// a fresher one is trusted (the check costs a syscall, and a backend rarely closes that fast).
-constexpr auto stale_check_after = std::chrono::milliseconds(500);
-
 bool peer_closed(beast::tcp_stream& s) {
     char byte;
     ssize_t n = ::recv(s.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -103,7 +99,10 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> UpstreamPool::acquire(const Snaps
                 bucket.pop_back();
                 auto idle = now - conn->idle_since;
                 if (idle >= idle_timeout_[upstream]) continue;
-                if (idle >= stale_check_after && peer_closed(conn->tcp())) continue;
+                // Every reuse is checked, however fresh: bytes that arrived after the last
+                // response ended (a backend that sent more than it framed) would otherwise be
+                // read as the next client's response. One non-blocking recv.
+                if (peer_closed(conn->tcp())) continue;
                 conn->reused = true;
                 co_return conn;
             }

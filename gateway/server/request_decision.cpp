@@ -9,6 +9,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include "observe/access_log.h"
+#include "proxy/framing.h"
 
 namespace authgate::server {
 namespace beast = boost::beast;
@@ -36,10 +37,13 @@ private:
 // them instead of a lookup (a case-insensitive tree search) per name.
 struct SeenFields {
     std::string_view origin, request_id, host, transfer_encoding, acrm, expect;
-    int transfer_encodings = 0, content_lengths = 0, hosts = 0, request_ids = 0;
+    int transfer_encodings = 0, content_lengths = 0, hosts = 0, request_ids = 0, authorizations = 0;
     bool has_origin = false, has_request_id = false, has_acrm = false, has_expect = false, upgrade = false;
     bool connection = false;  // a Connection header may name (and so remove) any of these
+    bool connection_names_framing = false;
     bool forwarded_for = false, forwarded_proto = false, forwarded_host = false, via = false;
+    bool forwarded = false, real_ip = false;  // set by the gateway alone: removed from the client's
+    bool underscores = false;                 // a field name with '_'
 
     explicit SeenFields(const ArenaFields& fields) {
         for (const auto& f : fields) {
@@ -66,10 +70,17 @@ struct SeenFields {
                     has_expect = true;
                     break;
                 case http::field::upgrade: upgrade = true; break;
-                case http::field::connection: connection = true; break;
+                case http::field::connection:
+                    connection = true;
+                    connection_names_framing = connection_names_framing || proxy::connection_names_framing(f.value());
+                    break;
                 case http::field::via: via = true; break;
+                case http::field::authorization: ++authorizations; break;
+                case http::field::forwarded: forwarded = true; break;
                 case http::field::unknown: {
                     const auto name = f.name_string();
+                    if (name.find('_') != std::string_view::npos) underscores = true;
+                    if (name.size() == 9 && beast::iequals(name, "x-real-ip")) real_ip = true;
                     if (name.size() < 12 || !beast::iequals(name.substr(0, 2), "x-")) break;
                     if (beast::iequals(name, "x-request-id")) {
                         if (!has_request_id) request_id = f.value();
@@ -178,8 +189,15 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     }
     if (seen.content_lengths > 1)
         return fail(http::status::bad_request, "bad_request", "duplicate Content-Length", true);
+    if (seen.connection_names_framing)
+        return fail(http::status::bad_request, "bad_request",
+                    "Connection must not name Host, Content-Length or Transfer-Encoding", true);
     if (seen.hosts > 1 || (ex.version == 11 && seen.hosts == 0))
         return fail(http::status::bad_request, "bad_request", "missing or repeated Host", true);
+    if (seen.hosts == 1 && !proxy::valid_host(seen.host))
+        return fail(http::status::bad_request, "bad_request", "invalid Host", true);
+    if (seen.underscores && ex.snap->cfg.server.headers_with_underscores == config::Underscores::reject)
+        return fail(http::status::bad_request, "bad_request", "header names with '_' are refused");
 
     std::string_view raw_path, query;
     split_target(req.target(), raw_path, query);
@@ -209,6 +227,9 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     const jwt::Verified* verified = nullptr;
     std::string stripped_query;  // owns the query when strip_token removes a parameter
     if (ex.route->auth) {
+        // The gateway and the upstream must not read different credentials.
+        if (seen.authorizations > 1)
+            return fail(http::status::bad_request, "invalid_request", "more than one Authorization header");
         RequestHeaders view(req, query);
         auto& out = outcome;
         out = ex.route->auth->authenticate(view, static_cast<std::int64_t>(std::time(nullptr)), ctx.token_cache);
@@ -263,8 +284,16 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
 
     // Build the upstream request in place.
     for (const auto& name : ex.snap->identity_headers) req.erase(name);
+    if (seen.forwarded) req.erase(http::field::forwarded);
+    if (seen.real_ip) req.erase("X-Real-IP");
+    if (seen.underscores && ex.snap->cfg.server.headers_with_underscores == config::Underscores::drop) {
+        // WSGI/CGI backends read X_User_Id and X-User-Id as one variable.
+        for (auto it = req.begin(); it != req.end();)
+            it = it->name() == http::field::unknown && it->name_string().find('_') != std::string_view::npos
+                     ? req.erase(it)
+                     : std::next(it);
+    }
     ex.upgrade = seen.upgrade && proxy::wants_upgrade(req);
-    const bool chunked = ex.parser.chunked();
     if (seen.has_expect) {
         ex.expect_continue = beast::iequals(seen.expect, "100-continue");
         req.erase(http::field::expect);  // the gateway answers 100-continue itself
@@ -276,7 +305,6 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     }
     const std::string_view forwarded_host = seen.host;  // still in the arena: erased fields are not freed
     proxy::strip_hop_by_hop(req, ex.upgrade);
-    if (chunked) req.chunked(true);
     if (verified) {
         // Every identity header was erased above, so one header needs no lookup; with more,
         // set() keeps a payload header named like a claim header from appearing twice.
@@ -301,6 +329,13 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     else req.insert(http::field::via, "1.1 authgate");
     req.target(target);
     req.version(11);
+    // Last, after every other edit: where the body ends is the parser's decision alone.
+    const auto length = ex.parser.content_length();
+    proxy::set_body_framing(req,
+                            ex.parser.chunked() ? proxy::BodyFraming::chunked
+                            : length            ? proxy::BodyFraming::content_length
+                                                : proxy::BodyFraming::none,
+                            length.value_or(0));
     return Next::forward;
 }
 

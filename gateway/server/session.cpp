@@ -2,6 +2,7 @@
 // preflights, authenticate, then stream it to an upstream and the response back.
 // Plain and TLS downstreams, and plain and TLS upstreams, share this one implementation
 // through templates on the stream type.
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -23,6 +25,7 @@
 
 #include "jwt/authenticator.h"
 #include "observe/access_log.h"
+#include "proxy/framing.h"
 #include "proxy/headers.h"
 #include "server/request_decision.h"
 #include "server/worker.h"
@@ -39,6 +42,13 @@ constexpr std::size_t kRelayBuffer = 32 * 1024;
 constexpr std::size_t kUpstreamHeaderLimit = 64 * 1024;
 
 using proxy::ArenaFields;
+using proxy::BodyFraming;
+using proxy::frame;
+using proxy::Frame;
+using proxy::parse_buffered;
+// The most one read of a body adds to a connection's buffer. A buffer holds at most a
+// header (or trailers) and one read beyond it: see body_buffer_cap().
+constexpr std::size_t kReadSize = 16 * 1024;
 // Interim (1xx) responses accepted before the real one; more is a broken upstream.
 constexpr int kMaxInterimResponses = 8;
 
@@ -47,26 +57,48 @@ beast::tcp_stream& lowest(Stream& s) {
     return beast::get_lowest_layer(s);
 }
 
-// The buffers of one write: the head if it has not gone out yet, then the body bytes,
-// framed as one chunk (size line, data, CRLF) when chunked, plus the zero chunk that ends
-// a chunked body on the last piece. `line` holds the size line until the write completes.
-using Frame = std::array<asio::const_buffer, 5>;
-Frame frame(std::string_view head, const char* data, std::size_t n, bool chunked, bool last, char (&line)[24]) {
-    Frame f{};
-    std::size_t i = 0;
-    if (!head.empty()) f[i++] = asio::buffer(head.data(), head.size());
-    if (n > 0) {
-        if (chunked) {
-            char* end = std::to_chars(line, line + 20, n, 16).ptr;
-            *end++ = '\r';
-            *end++ = '\n';
-            f[i++] = asio::buffer(line, static_cast<std::size_t>(end - line));
+// The hard cap of a connection's read buffer: what it may hold unparsed is a header or
+// trailer section (header_limit) or a chunk-size line, plus one read.
+std::size_t buffer_cap(std::size_t header_limit) {
+    return std::max(header_limit, proxy::kMaxChunkLine + 2) + 2 * kReadSize;
+}
+
+// Parses what `buffer` holds into the body buffer the caller set on `parser` until body
+// bytes come out, the message ends or more bytes are needed; then reads more from `s`
+// (under `timeout` per read; asio::error::timed_out once *cancelled is set by a deadline
+// that cancelled the read) and parses on. A chunked body's size lines and trailers
+// are held to their limits before anything more is read, so a connection never buffers
+// more than buffer_cap(trailer_limit).
+template <class S, class Parser>
+asio::awaitable<boost::system::error_code> read_body_piece(S& s, beast::flat_buffer& buffer, Parser& parser,
+                                                           std::size_t trailer_limit, Clock::duration timeout,
+                                                           const bool* cancelled = nullptr) {
+    auto& body = parser.get().body();
+    const std::size_t room = body.size;
+    for (;;) {
+        boost::system::error_code ec;
+        if (parse_buffered(parser, buffer, ec)) {
+            if (ec || body.size != room || parser.is_done()) co_return ec;
+            continue;  // progress without body bytes (a chunk-size line): parse on
         }
-        f[i++] = asio::buffer(data, n);
-        if (chunked) f[i++] = asio::buffer("\r\n", 2);
+        if (parser.chunked()) {
+            const auto unparsed = buffer.cdata();
+            if (auto e = proxy::stalled_chunk_framing(
+                    std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size()), trailer_limit))
+                co_return *e;
+        }
+        const std::size_t n = std::min(kReadSize, buffer.max_size() - buffer.size());
+        if (n == 0) co_return http::error::buffer_overflow;
+        lowest(s).expires_after(timeout);
+        auto [rec, got] = co_await s.async_read_some(buffer.prepare(n), nothrow);
+        if (cancelled && *cancelled) co_return asio::error::timed_out;
+        if (rec == asio::error::eof) {
+            parser.put_eof(ec);  // ends a close-delimited body; anything else was cut short
+            co_return ec;
+        }
+        if (rec) co_return rec;
+        buffer.commit(got);
     }
-    if (chunked && last) f[i++] = asio::buffer("0\r\n\r\n", 5);
-    return f;
 }
 
 // Writes all of `buffers`. On a plain socket the bytes go first straight to the kernel
@@ -96,22 +128,6 @@ asio::awaitable<boost::system::error_code> send_all(S& s, const Buffers& buffers
     }
 }
 
-// Feeds the parser what is already buffered, without an asynchronous operation (which
-// would parse the same bytes, then post its completion through the scheduler). True
-// when that made progress or failed (`ec`); false when bytes must be read first.
-template <class Parser>
-bool parse_buffered(Parser& parser, beast::flat_buffer& buffer, boost::system::error_code& ec) {
-    if (buffer.size() == 0) return false;
-    const std::size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == http::error::need_buffer) ec = {};  // the body buffer is full: progress
-    if (ec == http::error::need_more) {
-        ec = {};
-        return used > 0;
-    }
-    return true;
-}
-
 observe::UpstreamError connect_error_kind(proxy::ConnectError e) {
     switch (e) {
         case proxy::ConnectError::timeout: return observe::UpstreamError::connect_timeout;
@@ -129,13 +145,22 @@ public:
     // The snapshot the connection was accepted under stays alive with it: a TLS stream
     // refers to that snapshot's ssl::context.
     template <class... Args>
-    Session(Worker& w, Args&&... args) : w_(w), accepted_under_(w.snapshot), stream_(std::forward<Args>(args)...) {}
+    Session(Worker& w, Args&&... args)
+        : w_(w), accepted_under_(w.snapshot), stream_(std::forward<Args>(args)...), body_timer_(w.ioc) {}
+    ~Session() {
+        if (deadline_) deadline_->stream = nullptr;
+    }
 
     asio::awaitable<void> run(std::string client_ip);
 
 private:
     asio::awaitable<bool> handle_request();
     asio::awaitable<bool> forward(Exchange& ex);
+    // The next bytes of the client's request body into up_buf_ (`got` of them), under the
+    // request_body deadline. Errors are the parser's, or beast::error::timeout when the
+    // deadline passed.
+    asio::awaitable<boost::system::error_code> read_request_piece(Exchange& ex, std::size_t& got);
+    void end_body_deadline();
     enum class Outcome {
         done_keep,         // response relayed; the downstream connection may carry another request
         done_close,        // response relayed (or aborted): close the downstream connection
@@ -144,9 +169,16 @@ private:
         gateway_timeout,   // no response header within upstream_response: answer 504
         body_too_large,    // the client's streamed body went over max_body_bytes: answer 413
         bad_request,       // the client's body framing broke mid-stream: answer 400 and close
+        trailers_too_large,  // the client's trailers went over max_header_bytes: answer 431 and close
+        request_timeout,   // the body missed its request_body deadline: 408, or close both sides
+        bad_response_framing,  // the upstream's Connection named a framing field: 502
     };
+    static Reply failure_reply(Outcome outcome);
     template <class Up>
-    asio::awaitable<Outcome> exchange(Exchange& ex, Up& up, proxy::UpstreamConn& conn, bool& reusable);
+    asio::awaitable<Outcome> exchange(Exchange& ex, Up& up, proxy::UpstreamConn& conn, std::size_t first_piece,
+                                      bool& reusable);
+    // The reply to a request body that failed before or while it was forwarded.
+    static Outcome body_failure(const boost::system::error_code& ec);
     template <class From, class To>
     asio::awaitable<void> pump(From& from, To& to, std::array<char, kRelayBuffer>& buf);
     template <class Up>
@@ -180,6 +212,20 @@ private:
     std::optional<Exchange> exchange_;
     std::optional<http::response_parser<http::buffer_body, ArenaAlloc>> response_parser_;
     char chunk_line_[24];                      // a chunk-size line being sent
+
+    // The request_body deadline: the whole body must arrive within it. Armed only when a
+    // body has to be waited for; when it fires it cancels the pending read without closing
+    // the connection, so a 408 can still be answered. Its handler may run after the
+    // session is gone, hence the shared state.
+    struct BodyDeadline {
+        beast::tcp_stream* stream = nullptr;  // null once the session is gone
+        bool armed = false;
+        bool fired = false;
+        std::uint64_t generation = 0;
+    };
+    asio::steady_timer body_timer_;
+    std::shared_ptr<BodyDeadline> deadline_;
+    Clock::time_point body_deadline_{};
 };
 
 template <class Stream>
@@ -291,6 +337,7 @@ template <class Stream>
 asio::awaitable<bool> Session<Stream>::handle_request() {
     Exchange& ex = exchange_.emplace(arena_, w_.snapshot);
     const auto& cfg = ex.snap->cfg;
+    buffer_.max_size(buffer_cap(cfg.server.limits.max_header_bytes));
 
     // The header usually arrived whole with the bytes the idle wait read.
     boost::system::error_code ec;
@@ -327,22 +374,98 @@ Next Session<Stream>::prepare(Exchange& ex, Reply& reply) {
 }
 
 template <class Stream>
+void Session<Stream>::end_body_deadline() {
+    if (!deadline_ || !deadline_->armed) return;
+    deadline_->armed = false;
+    ++deadline_->generation;  // a completion already queued finds another generation
+    body_timer_.cancel();
+}
+
+template <class Stream>
+asio::awaitable<boost::system::error_code> Session<Stream>::read_request_piece(Exchange& ex, std::size_t& got) {
+    auto& body = ex.parser.get().body();
+    body.data = up_buf_.data();
+    body.size = up_buf_.size();
+    const auto& cfg = ex.snap->cfg.server;
+    boost::system::error_code ec;
+    // Most bodies arrive with their header: only one that must be waited for arms the timer.
+    while (parse_buffered(ex.parser, buffer_, ec)) {
+        if (ec || body.size != up_buf_.size() || ex.parser.is_done()) {
+            got = up_buf_.size() - body.size;
+            co_return ec;
+        }
+    }
+    if (!deadline_) deadline_ = std::make_shared<BodyDeadline>();
+    if (!deadline_->armed) {
+        if (Clock::now() >= body_deadline_) co_return asio::error::timed_out;
+        deadline_->stream = &lowest(stream_);
+        deadline_->armed = true;
+        deadline_->fired = false;
+        body_timer_.expires_at(body_deadline_);
+        body_timer_.async_wait([state = deadline_, generation = deadline_->generation](boost::system::error_code e) {
+            if (e || !state->stream || !state->armed || state->generation != generation) return;
+            state->fired = true;
+            state->stream->cancel();  // the pending read fails; the connection stays open
+        });
+    }
+    ec = co_await read_body_piece(stream_, buffer_, ex.parser, cfg.limits.max_header_bytes, cfg.timeouts.idle,
+                                  &deadline_->fired);
+    got = up_buf_.size() - body.size;
+    co_return ec;
+}
+
+template <class Stream>
+typename Session<Stream>::Outcome Session<Stream>::body_failure(const boost::system::error_code& ec) {
+    if (ec == http::error::body_limit) return Outcome::body_too_large;
+    if (ec == http::error::header_limit) return Outcome::trailers_too_large;
+    if (ec == asio::error::timed_out) return Outcome::request_timeout;  // the request_body deadline
+    // The parser refused the body's framing (e.g. an invalid chunk size): answer it. A
+    // client that went away mid-body (or idled out) has nothing left to answer.
+    if (ec.category() == http::make_error_code(http::error::bad_chunk).category() && ec != http::error::partial_message &&
+        ec != http::error::end_of_stream)
+        return Outcome::bad_request;
+    return Outcome::done_close;
+}
+
+template <class Stream>
 asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
     const bool has_body = !ex.parser.is_done();
+    std::size_t first_piece = 0;
+    if (has_body) {
+        // The body must arrive whole within request_body of the end of its header. Its first
+        // bytes are awaited before an upstream connection is taken: a client that sends a
+        // header and then trickles (or nothing) holds no upstream connection, and is
+        // answered 408 while nothing has been forwarded.
+        body_deadline_ = Clock::now() + ex.snap->cfg.server.timeouts.request_body;
+        if (ex.expect_continue && buffer_.size() == 0) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            if (co_await send_all(stream_, asio::buffer(kContinue), ex.snap->cfg.server.timeouts.idle)) co_return false;
+        }
+        const auto ec = co_await read_request_piece(ex, first_piece);
+        if (ec) {
+            end_body_deadline();
+            const Outcome failed = body_failure(ec);
+            if (failed == Outcome::done_close) co_return false;
+            co_return co_await send_error(ex, failure_reply(failed));
+        }
+    }
     for (int attempt = 0;; ++attempt) {
         proxy::ConnectError err;
         auto conn = co_await w_.pool.acquire(*ex.snap, ex.route->upstream, attempt > 0, err);
         if (!conn) {
+            end_body_deadline();
             spdlog::warn("request {}: upstream '{}' unavailable: {}", ex.request_id, ex.route->cfg->upstream,
                          proxy::to_string(err));
             upstream_failed(ex, connect_error_kind(err));
             co_return co_await send_error(ex, Reply::make(http::status::bad_gateway, "bad_gateway",
-                                                          std::string("upstream unavailable: ") + proxy::to_string(err)));
+                                                          std::string("upstream unavailable: ") + proxy::to_string(err),
+                                                          has_body));
         }
         ex.upstream = conn->endpoint_text;
         bool reusable = false;
-        Outcome outcome = conn->is_tls() ? co_await exchange(ex, conn->tls(), *conn, reusable)
-                                         : co_await exchange(ex, conn->plain(), *conn, reusable);
+        Outcome outcome = conn->is_tls() ? co_await exchange(ex, conn->tls(), *conn, first_piece, reusable)
+                                         : co_await exchange(ex, conn->plain(), *conn, first_piece, reusable);
+        end_body_deadline();
         switch (outcome) {
             case Outcome::retry:
                 if (attempt == 0 && !has_body) continue;
@@ -352,16 +475,23 @@ asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
                 co_return co_await send_error(ex, Reply::make(http::status::bad_gateway, "bad_gateway",
                                                               "upstream closed the connection before responding",
                                                               has_body));
+            case Outcome::bad_response_framing:
+                upstream_failed(ex, observe::UpstreamError::reset);
+                co_return co_await send_error(ex, Reply::make(http::status::bad_gateway, "bad_gateway",
+                                                              "upstream response framing refused", true));
             case Outcome::gateway_timeout:
                 upstream_failed(ex, observe::UpstreamError::response_timeout);
                 co_return co_await send_error(ex, Reply::make(http::status::gateway_timeout, "gateway_timeout",
                                                               "upstream did not respond in time", true));
+            case Outcome::request_timeout:
+                // Part of the body is upstream already: no answer can be honest, close both.
+                ex.status = 408;
+                log(ex);
+                co_return false;
             case Outcome::body_too_large:
-                co_return co_await send_error(ex, Reply::make(http::status::payload_too_large, "body_too_large",
-                                                              "request body larger than max_body_bytes", true));
+            case Outcome::trailers_too_large:
             case Outcome::bad_request:
-                co_return co_await send_error(ex, Reply::make(http::status::bad_request, "bad_request",
-                                                              "malformed request body framing", true));
+                co_return co_await send_error(ex, failure_reply(outcome));
             case Outcome::done_keep:
             case Outcome::done_close:
                 if (reusable) w_.pool.release(*ex.snap, std::move(conn));
@@ -372,48 +502,55 @@ asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
 }
 
 template <class Stream>
+Reply Session<Stream>::failure_reply(Outcome outcome) {
+    switch (outcome) {
+        case Outcome::body_too_large:
+            return Reply::make(http::status::payload_too_large, "body_too_large", "request body larger than max_body_bytes",
+                               true);
+        case Outcome::trailers_too_large:
+            return Reply::make(http::status::request_header_fields_too_large, "header_too_large",
+                               "request trailers larger than max_header_bytes", true);
+        case Outcome::request_timeout:
+            return Reply::make(http::status::request_timeout, "request_timeout",
+                               "request body not received within request_body", true);
+        default:
+            return Reply::make(http::status::bad_request, "bad_request", "malformed request body framing", true);
+    }
+}
+
+template <class Stream>
 template <class Up>
 asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exchange& ex, Up& up,
                                                                              proxy::UpstreamConn& conn,
+                                                                             std::size_t first_piece,
                                                                              bool& reusable) {
     auto& req = ex.parser.get();
     auto& up_tcp = conn.tcp();
     const auto& t = ex.snap->cfg.server.timeouts;
-    const bool has_body = !ex.parser.is_done();
+    // 1. Request head with the body bytes already read, then the rest as it arrives (re-framed
+    //    as chunked when it came so; prepare() set the head's framing to match).
+    const bool up_chunked = ex.parser.chunked();
+    const bool has_body = up_chunked || ex.parser.content_length().value_or(0) > 0;
     const bool retryable = conn.reused && !has_body;
-
-    // 1. Request head, then the body as it arrives (re-framed as chunked when it came so).
-    const bool up_chunked = has_body && req.chunked();
+    conn.buffer.max_size(buffer_cap(kUpstreamHeaderLimit));
     head_.clear();
     proxy::write_request_head(req, head_);
-    if (co_await send_all(up, asio::buffer(head_), t.idle)) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
-
-    if (has_body && ex.expect_continue) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (co_await send_all(stream_, asio::buffer(kContinue), t.idle)) co_return Outcome::done_close;
+    {
+        const Frame f = frame(head_, up_buf_.data(), first_piece, up_chunked, ex.parser.is_done(), chunk_line_);
+        if (co_await send_all(up, f, t.idle)) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
+        ex.bytes_in += first_piece;
     }
     while (!ex.parser.is_done()) {
-        req.body().data = up_buf_.data();
-        req.body().size = up_buf_.size();
-        boost::system::error_code rec;
-        if (!parse_buffered(ex.parser, buffer_, rec)) {
-            lowest(stream_).expires_after(t.idle);
-            std::tie(rec, std::ignore) = co_await http::async_read_some(stream_, buffer_, ex.parser, nothrow);
-        }
-        if (rec == http::error::need_buffer) rec = {};
-        if (rec == http::error::body_limit) co_return Outcome::body_too_large;
-        if (rec.category() == http::make_error_code(http::error::bad_chunk).category() &&
-            rec != http::error::partial_message && rec != http::error::end_of_stream)
-            co_return Outcome::bad_request;  // e.g. an invalid chunk size
-        if (rec) co_return Outcome::done_close;  // client went away mid-body: nothing to answer
-        const std::size_t got = up_buf_.size() - req.body().size;
+        std::size_t got = 0;
+        if (const auto rec = co_await read_request_piece(ex, got)) co_return body_failure(rec);
         ex.bytes_in += got;
         const bool last = ex.parser.is_done();
-        // Never an empty chunk: "0\r\n\r\n" would end the body early.
-        if (got == 0 && !(last && up_chunked)) continue;
+        if (got == 0 && !(last && up_chunked)) continue;  // never an empty chunk
         if (co_await send_all(up, frame({}, up_buf_.data(), got, up_chunked, last, chunk_line_), t.idle))
             co_return Outcome::bad_gateway;
     }
+
+    end_body_deadline();  // the body is whole: nothing of the client's may be cancelled now
 
     // 2. Response header, skipping interim 1xx (the gateway answered Expect itself).
     auto& rp = response_parser_;
@@ -435,9 +572,10 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     const unsigned code = res.result_int();
     const bool upgraded = code == 101 && ex.upgrade;
     if (code == 101 && !upgraded) co_return Outcome::bad_gateway;  // an upgrade nobody asked for
+    // The upstream's Connection must not remove what frames its response either.
+    for (auto it = res.find(http::field::connection); it != res.end() && it->name() == http::field::connection; ++it)
+        if (proxy::connection_names_framing(it->value())) co_return Outcome::bad_response_framing;
     const bool upstream_keep_alive = rp->keep_alive();
-    const bool upstream_chunked = rp->chunked();
-    const bool has_length = rp->content_length().has_value();
     const bool body_follows = !rp->is_done();
 
     proxy::strip_hop_by_hop(res, upgraded);
@@ -445,23 +583,25 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     res.set("X-Request-Id", ex.request_id);
     proxy::append_to_list(res, "Via", "1.1 authgate");
     bool close_after = !ex.keep_alive || ex.version != 11 || w_.draining;
-    if (body_follows) {
-        if (upstream_chunked) {
-            res.chunked(true);
-        } else if (!has_length) {
-            // Read-until-close body: re-frame it as chunked for HTTP/1.1 clients so the
-            // connection survives; HTTP/1.0 clients get it delimited by close.
-            if (ex.version == 11) res.chunked(true);
-            else close_after = true;
-        }
+    // The client's framing is the gateway's, from the parser's state (an HTTP/1.0 client
+    // never gets chunked: its body ends with the connection instead).
+    BodyFraming down = BodyFraming::none;
+    if (upgraded) {
+        down = BodyFraming::none;
+    } else if (const auto length = rp->content_length(); length && !rp->chunked()) {
+        down = BodyFraming::content_length;
+    } else if (body_follows || rp->chunked()) {
+        down = ex.version == 11 ? BodyFraming::chunked : (body_follows ? BodyFraming::close : BodyFraming::none);
     }
+    if (down == BodyFraming::close) close_after = true;
+    proxy::set_body_framing(res, down, rp->content_length().value_or(0));
     res.version(11);  // keep_alive() below follows the version the head is written with
     if (!upgraded) res.keep_alive(!close_after);
     ex.status = code;
 
     // 3. Response down. Body bytes that came with the header leave in the same write as the
     //    header (one send for a small response); later bytes are relayed as they arrive.
-    const bool down_chunked = body_follows && res.chunked();
+    const bool down_chunked = body_follows && down == BodyFraming::chunked;
     head_.clear();
     proxy::write_response_head(res, head_);
     bool header_sent = false;
@@ -477,12 +617,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     while (!rp->is_done()) {
         res.body().data = down_buf_.data();
         res.body().size = down_buf_.size();
-        boost::system::error_code rec;
-        if (!parse_buffered(*rp, conn.buffer, rec)) {
-            up_tcp.expires_after(t.upstream_response);
-            std::tie(rec, std::ignore) = co_await http::async_read_some(up, conn.buffer, *rp, nothrow);
-        }
-        if (rec == http::error::need_buffer) rec = {};
+        const auto rec = co_await read_body_piece(up, conn.buffer, *rp, kUpstreamHeaderLimit, t.upstream_response);
         if (rec) {
             if (!header_sent) co_return Outcome::bad_gateway;  // the client has seen nothing yet
             // Closing is the only honest signal left: a clean end would present a truncated
@@ -502,7 +637,9 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
         if (co_await send_all(stream_, f, t.idle)) co_return Outcome::done_close;
     }
     up_tcp.expires_never();
-    reusable = upstream_keep_alive && !rp->need_eof();
+    // Reused only when the response ended exactly at its framing: a byte after it would be
+    // read as the start of the next client's response.
+    reusable = upstream_keep_alive && !rp->need_eof() && conn.buffer.size() == 0;
     co_return close_after ? Outcome::done_close : Outcome::done_keep;
 }
 
