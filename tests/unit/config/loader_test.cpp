@@ -418,5 +418,40 @@ TEST(Loader, NeverThrowsOnOddInput) {
     }
 }
 
+// ---- hardening keys ----
+
+TEST(Loader, RequestBodyTimeoutDefaultsToAMinute) {
+    auto l = load("server: {}\n");
+    ASSERT_TRUE(loaded_ok(l));
+    EXPECT_EQ(l.cfg->server.timeouts.request_body, Duration(60s));
+    EXPECT_EQ(l.cfg->server.headers_with_underscores, Underscores::drop);
+}
+
+TEST(Loader, RequestBodyTimeoutIsReadAndMustBePositive) {
+    auto l = load("server:\n  timeouts:\n    request_body: 5s\n");
+    ASSERT_TRUE(loaded_ok(l));
+    EXPECT_EQ(l.cfg->server.timeouts.request_body, Duration(5s));
+    auto zero = load("server:\n  timeouts:\n    request_body: 0s\n");
+    EXPECT_FALSE(zero.cfg);
+    ASSERT_EQ(zero.diag.errors().size(), 1u) << test::dump(zero.diag.errors());
+    EXPECT_EQ(zero.diag.errors()[0].rfind(test::kFile + ":3:19: ", 0), 0u) << zero.diag.errors()[0];
+}
+
+TEST(Loader, HeadersWithUnderscoresTakesDropRejectOrAllow) {
+    const std::pair<const char*, Underscores> cases[] = {
+        {"drop", Underscores::drop}, {"reject", Underscores::reject}, {"allow", Underscores::allow}};
+    for (const auto& [text, want] : cases) {
+        auto l = load(std::string("server:\n  headers_with_underscores: ") + text + "\n");
+        ASSERT_TRUE(loaded_ok(l)) << text;
+        EXPECT_EQ(l.cfg->server.headers_with_underscores, want) << text;
+    }
+    auto bad = load("server:\n  headers_with_underscores: rejct\n");
+    EXPECT_FALSE(bad.cfg);
+    ASSERT_EQ(bad.diag.errors().size(), 1u);
+    EXPECT_EQ(bad.diag.errors()[0], test::kFile +
+                                        ":2:29: server.headers_with_underscores: invalid value 'rejct' (expected one of drop|reject|allow); "
+                                        "did you mean 'reject'?");
+}
+
 }  // namespace
 }  // namespace authgate::config

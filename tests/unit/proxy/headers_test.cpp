@@ -48,6 +48,38 @@ TEST(WantsUpgrade, NeedsBothHeaders) {
     EXPECT_TRUE(wants_upgrade(f));
 }
 
+TEST(WantsUpgrade, OnlyWebSocketIsHonoured) {
+    http::fields f;
+    f.insert("Connection", "Upgrade, HTTP2-Settings");
+    f.insert("Upgrade", "h2c");
+    f.insert("HTTP2-Settings", "AAMAAABkAAQCAAAAAAIAAAAA");
+    EXPECT_FALSE(wants_upgrade(f));
+    strip_hop_by_hop(f, wants_upgrade(f));
+    EXPECT_EQ(f.count("Upgrade"), 0u);
+    EXPECT_EQ(f.count("Connection"), 0u);
+    EXPECT_EQ(f.count("HTTP2-Settings"), 0u);
+    f.set("Connection", "upgrade");
+    f.set("Upgrade", "WebSocket");
+    EXPECT_TRUE(wants_upgrade(f));
+}
+
+TEST(HopByHop, ManyConnectionOptionsAreMatchedByName) {
+    // More names than the inline table holds: the rest are found through the hash set,
+    // case-insensitively, and every field not named survives.
+    http::fields f;
+    std::string options;
+    for (int i = 0; i < 40; ++i) {
+        options += (i ? ", X-Opt-" : "X-Opt-") + std::to_string(i);
+        f.insert("x-opt-" + std::to_string(i), "1");
+    }
+    f.insert("Connection", options);
+    f.insert("X-Kept", "yes");
+    strip_hop_by_hop(f, false);
+    for (int i = 0; i < 40; ++i) EXPECT_EQ(f.count("x-opt-" + std::to_string(i)), 0u) << i;
+    EXPECT_EQ(f["X-Kept"], "yes");
+    EXPECT_EQ(f.count("Connection"), 0u);
+}
+
 TEST(AppendToList, FoldsRepeatedLines) {
     http::fields f;
     append_to_list(f, "X-Forwarded-For", "1.1.1.1");

@@ -34,6 +34,24 @@ TEST(NormalizePath, Table) {
         {"/a%zz", nullptr},
         {"/a b", nullptr},
         {"/a\x01", nullptr},
+        // Paths a backend could resolve differently from the gateway.
+        {"/a\\..\\admin", nullptr},        // raw backslash
+        {"/a%5C..%5cadmin", nullptr},         // encoded backslash
+        {"/a%00b", nullptr},                  // encoded NUL and controls
+        {"/a%0ab", nullptr},
+        {"/a%1F", nullptr},
+        {"/a%7f", nullptr},
+        {"/public/..;/admin", nullptr},       // Tomcat-style ".." with parameters
+        {"/public/.;/x", nullptr},
+        {"/public/..;x=1/admin", nullptr},
+        {"/public/%2e%2e;/admin", nullptr},
+        {"/public/%2E.%3badmin", nullptr},
+        {"/public/..%3B/admin", nullptr},
+        {"/public/a;b=1", "/public/a;b=1"},   // parameters elsewhere are fine
+        {"/public/a.;b", "/public/a.;b"},
+        {"/public/...;x", "/public/...;x"},   // "..." is a name, not a dot segment
+        {"/public/.well-known/x", "/public/.well-known/x"},
+        {"/a%e2%82%ac", "/a%E2%82%AC"},       // non-ASCII escapes stay
     };
     for (const auto& c : cases) {
         auto got = normalize_path(c.in);
@@ -52,6 +70,15 @@ TEST(NormalizeHost, CaseAndPort) {
     EXPECT_EQ(normalize_host("[::1]:80"), "[::1]");
     EXPECT_EQ(normalize_host("localhost"), "localhost");
     EXPECT_EQ(normalize_host(""), "");
+}
+
+TEST(ValidHost, NameOrAddressWithAnOptionalPort) {
+    for (const char* ok : {"example.com", "example.com:443", "EXAMPLE.com:1", "x:65535", "[::1]", "[::1]:8080",
+                           "127.0.0.1:80", "my_host.internal", "a-b.c"})
+        EXPECT_TRUE(valid_host(ok)) << ok;
+    for (const char* bad : {"", "a b", "x:0", "x:65536", "x:8a", "x:", "x:123456", "[::1", "[::1]x", "[::1]:",
+                            "[]", "[::g]", "x/y", "x@y", "x?y", "x#y", "x,y", ":80", "a\tb", "x:+80", "x:-1"})
+        EXPECT_FALSE(valid_host(bad)) << bad;
 }
 
 TEST(StripPrefix, SegmentBoundaries) {
