@@ -57,11 +57,13 @@ for target in $fuzz_targets; do
   # The HTTP dictionary serves both request-path targets (header names, framing, escapes).
   dict=()
   case "$target" in fuzz_request|fuzz_parsers) dict=(-dict="$root/tests/fuzz/request.dict") ;; esac
-  if "build-fuzz/$target" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" "$work" \
-       >"build-fuzz/$target.log" 2>&1; then
+  # A crash input lands in build-fuzz/ (not the source tree); the log names it.
+  if "build-fuzz/$target" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" \
+       -artifact_prefix="build-fuzz/$target-" "$work" >"build-fuzz/$target.log" 2>&1; then
     passed=$((passed + 1)); echo "$target: no crash in ${FUZZ_SECONDS}s"
   else
-    failed=$((failed + 1)); tail -40 "build-fuzz/$target.log"; echo "$target: FAILED"
+    failed=$((failed + 1)); grep -A40 "^=== fuzz_" "build-fuzz/$target.log" | head -40 || true
+    tail -40 "build-fuzz/$target.log"; echo "$target: FAILED"
   fi
   rm -rf "$work"
 done
