@@ -133,6 +133,15 @@ std::optional<std::string> normalize_path(std::string_view path) {
             i += 2;
             continue;
         }
+        if (c >= 0x80) {
+            // Not allowed raw in a URI: forwarded percent-encoded, so every backend reads the
+            // same bytes (some decode overlong UTF-8 such as C0 AE as '.').
+            static constexpr char digits[] = "0123456789ABCDEF";
+            decoded += '%';
+            decoded += digits[c >> 4];
+            decoded += digits[c & 15];
+            continue;
+        }
         decoded += static_cast<char>(c);
     }
     // Fast path: no "/." anywhere means no dot segment to remove.

@@ -305,6 +305,14 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     }
     const std::string_view forwarded_host = seen.host;  // still in the arena: erased fields are not freed
     proxy::strip_hop_by_hop(req, ex.upgrade);
+    if (ex.upgrade) req.set(http::field::upgrade, "websocket");  // no other protocol rides along
+    if (seen.hosts == 0) {
+        // An HTTP/1.0 client may omit Host; the request goes upstream as HTTP/1.1, which
+        // requires one: name the upstream, as nginx's default proxy Host does.
+        const auto& ep = ex.snap->upstreams[ex.route->upstream].cfg->endpoints.front();
+        const bool v6 = ep.host.find(':') != std::string::npos;  // stored without its brackets
+        req.insert(http::field::host, (v6 ? "[" + ep.host + "]" : ep.host) + ":" + std::to_string(ep.port));
+    }
     if (verified) {
         // Every identity header was erased above, so one header needs no lookup; with more,
         // set() keeps a payload header named like a claim header from appearing twice.

@@ -87,6 +87,7 @@ asio::awaitable<boost::system::error_code> read_body_piece(S& s, beast::flat_buf
                     std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size()), trailer_limit))
                 co_return *e;
         }
+        if (cancelled && *cancelled) co_return asio::error::timed_out;  // the deadline passed meanwhile
         const std::size_t n = std::min(kReadSize, buffer.max_size() - buffer.size());
         if (n == 0) co_return http::error::buffer_overflow;
         lowest(s).expires_after(timeout);
@@ -203,7 +204,8 @@ private:
     Worker::SessionList::iterator handle_;
     std::array<char, kRelayBuffer> up_buf_;    // request body chunks going up
     std::array<char, kRelayBuffer> down_buf_;  // response body chunks coming down
-    std::string head_;                         // the head being sent (reused, one per session)
+    std::string request_head_;                 // the request head going upstream (reused)
+    std::string head_;                         // the response head being sent (reused)
     // The exchange in progress and its upstream response parser live here rather than in
     // the coroutine frames: Asio recycles frames of up to about 1 KiB and allocates larger
     // ones from the heap for every request.
@@ -430,6 +432,10 @@ typename Session<Stream>::Outcome Session<Stream>::body_failure(const boost::sys
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
     const bool has_body = !ex.parser.is_done();
+    // The head is written now, as prepare() left it: the parser adds a chunked body's
+    // trailer fields to the same container, and those must never reach the upstream.
+    request_head_.clear();
+    proxy::write_request_head(ex.parser.get(), request_head_);
     std::size_t first_piece = 0;
     if (has_body) {
         // The body must arrive whole within request_body of the end of its header. Its first
@@ -533,10 +539,8 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     const bool has_body = up_chunked || ex.parser.content_length().value_or(0) > 0;
     const bool retryable = conn.reused && !has_body;
     conn.buffer.max_size(buffer_cap(kUpstreamHeaderLimit));
-    head_.clear();
-    proxy::write_request_head(req, head_);
     {
-        const Frame f = frame(head_, up_buf_.data(), first_piece, up_chunked, ex.parser.is_done(), chunk_line_);
+        const Frame f = frame(request_head_, up_buf_.data(), first_piece, up_chunked, ex.parser.is_done(), chunk_line_);
         if (co_await send_all(up, f, t.idle)) co_return retryable ? Outcome::retry : Outcome::bad_gateway;
         ex.bytes_in += first_piece;
     }

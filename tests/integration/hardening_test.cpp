@@ -473,6 +473,7 @@ TEST_F(Hardening, ExtraUpstreamBytesNeverReachTheNextRequest) {
     const std::string injected = RawUpstream::response("injected", "X-Injected: 1\r\n");
     up.respond_with([injected](const RawRequest& r, std::size_t conn, std::size_t nth) {
         if (r.target == "/api/public/inject") return RawReply{RawUpstream::response("first") + injected};
+        if (r.target == "/api/public/late") return RawReply{RawUpstream::response("late"), false, injected};
         if (r.target == "/api/public/head-body")  // HEAD answered with body bytes anyway
             return RawReply{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello" + injected};
         return RawUpstream::echo(r, conn, nth);
@@ -506,6 +507,25 @@ TEST_F(Hardening, ExtraUpstreamBytesNeverReachTheNextRequest) {
             << "the tainted upstream connection was kept open";
         EXPECT_EQ(up.connections()[static_cast<std::size_t>(bad)].requests.back().target, "/api/public/inject")
             << "reused after the injected bytes";
+    }
+    {
+        SCOPED_TRACE("stray bytes that arrive after the response was relayed");
+        Client c(gw().port(), 5s);
+        auto first = c.request("GET", "/api/public/late");
+        ASSERT_TRUE(first);
+        EXPECT_EQ(first->body, "late");
+        const long bad = conn_of("/api/public/late");
+        ASSERT_GE(bad, 0);
+        // The connection is back in the pool by now; the stray bytes land while it idles.
+        ASSERT_TRUE(up.release_later(5s));
+        const std::size_t accepted = up.accepted();
+        auto next = c.request("GET", "/api/public/after-late");
+        ASSERT_TRUE(next);
+        EXPECT_EQ(next->status, 200u);
+        EXPECT_EQ(next->count("X-Injected"), 0u) << "a stray response reached the next request";
+        EXPECT_NE(next->body.find(" GET /api/public/after-late"), std::string::npos) << next->body;
+        EXPECT_NE(conn_of("/api/public/after-late"), bad);
+        EXPECT_GT(up.accepted(), accepted) << "not a new upstream connection";
     }
     {
         SCOPED_TRACE("response to HEAD carrying body bytes");
@@ -883,6 +903,59 @@ TEST_F(Hardening, H2cUpgradeIsForwardedAsAPlainRequest) {
         EXPECT_NE(next->body.find(" GET " + target + "-next"), std::string::npos) << next->body;
     }
     expect_not_wedged("rule11");
+}
+
+TEST_F(Hardening, WebSocketUpgradeCarriesNoOtherProtocol) {
+    // "websocket" among other tokens is honoured, but only websocket goes upstream.
+    Client c(gw().port(), 5s);
+    c.send("GET /api/public/ws-mixed HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket, h2c\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    ASSERT_TRUE(up.wait_until([](const auto& cs) {
+        for (const auto& conn : cs)
+            for (const auto& r : conn.requests)
+                if (r.target == "/api/public/ws-mixed") return true;
+        return false;
+    }, 5s));
+    auto u = received("/api/public/ws-mixed");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->count("Upgrade"), 1u) << u->head;
+    EXPECT_EQ(u->header("Upgrade"), "websocket") << u->head;
+}
+
+// ---- Trailers and HTTP/1.0 heads (found by fuzz_request) -------------------------------------
+
+TEST_F(Hardening, TrailerFieldsNeverReachTheUpstreamHead) {
+    // The parser files a chunked body's trailers with the header fields; none of them is
+    // checked by the decision, so none may be forwarded (not as a header, not as a trailer).
+    for (const std::string body : {std::string("0\r\n"), std::string("3\r\nabc\r\n0\r\n")}) {
+        SCOPED_TRACE(body.size());
+        const std::string target = "/api/public/trailers-" + std::to_string(body.size());
+        Client c(gw().port(), 5s);
+        c.send("POST " + target + " HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
+               "X-User-Id: mallory\r\nX_Role: admin\r\nForwarded: for=1.1.1.1\r\nX-Real-IP: 1.1.1.1\r\n\r\n");
+        auto r = c.read_response();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200u) << r->body;
+        auto u = received(target);
+        ASSERT_TRUE(u);
+        for (const char* name : {"X-User-Id", "X_Role", "Forwarded", "X-Real-IP"}) {
+            EXPECT_EQ(u->count(name), 0u) << name << " in " << u->head;
+            for (const auto& [k, v] : u->trailers) EXPECT_FALSE(contains_ci(k, name)) << k;
+        }
+    }
+    expect_not_wedged("trailers");
+}
+
+TEST_F(Hardening, Http10RequestWithoutHostGetsTheUpstreamsHost) {
+    Client c(gw().port(), 5s);
+    c.send("GET /api/public/no-host HTTP/1.0\r\n\r\n");
+    auto w = read_wire_response(c, 5s);
+    EXPECT_EQ(w.status(), 200u) << w.head;
+    auto u = received("/api/public/no-host");
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->version, "HTTP/1.1");
+    EXPECT_EQ(u->count("Host"), 1u) << u->head;
+    EXPECT_EQ(u->header("Host"), "127.0.0.1:" + std::to_string(up.port())) << u->head;
 }
 
 // ---- Rule 12: HTTP/1.0 clients never get chunked framing -------------------------------------

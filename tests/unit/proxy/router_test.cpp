@@ -52,6 +52,8 @@ TEST(NormalizePath, Table) {
         {"/public/...;x", "/public/...;x"},   // "..." is a name, not a dot segment
         {"/public/.well-known/x", "/public/.well-known/x"},
         {"/a%e2%82%ac", "/a%E2%82%AC"},       // non-ASCII escapes stay
+        {"/caf\xc3\xa9", "/caf%C3%A9"},        // raw non-ASCII bytes are percent-encoded
+        {"/\xc0\xae\xc0\xae/admin", "/%C0%AE%C0%AE/admin"},  // overlong '.' stays a name
     };
     for (const auto& c : cases) {
         auto got = normalize_path(c.in);
