@@ -71,6 +71,19 @@ bool host_char(unsigned char c) {
 
 }  // namespace
 
+void append_percent_encoding_non_ascii(std::string& out, std::string_view text) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    for (unsigned char c : text) {
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+            continue;
+        }
+        out += '%';
+        out += digits[c >> 4];
+        out += digits[c & 15];
+    }
+}
+
 bool valid_host(std::string_view host) {
     std::string_view name = host, port;
     if (host.starts_with('[')) {
@@ -136,10 +149,7 @@ std::optional<std::string> normalize_path(std::string_view path) {
         if (c >= 0x80) {
             // Not allowed raw in a URI: forwarded percent-encoded, so every backend reads the
             // same bytes (some decode overlong UTF-8 such as C0 AE as '.').
-            static constexpr char digits[] = "0123456789ABCDEF";
-            decoded += '%';
-            decoded += digits[c >> 4];
-            decoded += digits[c & 15];
+            append_percent_encoding_non_ascii(decoded, path.substr(i, 1));
             continue;
         }
         decoded += static_cast<char>(c);

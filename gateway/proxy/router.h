@@ -19,6 +19,10 @@ namespace authgate::proxy {
 // parameters (raw or "%3B"; "/public/..;/admin" is ".." to Tomcat-style servers).
 std::optional<std::string> normalize_path(std::string_view path);
 
+// Appends `text` with every byte >= 0x80 percent-encoded (upper-case hex): a query string
+// goes upstream in the URI's own alphabet, as normalize_path does for the path.
+void append_percent_encoding_non_ascii(std::string& out, std::string_view text);
+
 // Is a Host header value "host" or "host:port" (port 1-65535, digits only; an IPv6
 // address in brackets)? The name may hold letters, digits, '-', '.' and '_'.
 bool valid_host(std::string_view host);

@@ -301,7 +301,7 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     std::string target = ex.route->cfg->strip_prefix.empty() ? *path : proxy::strip_prefix(*path, ex.route->cfg->strip_prefix);
     if (!query.empty()) {
         target += '?';
-        target += query;
+        proxy::append_percent_encoding_non_ascii(target, query);
     }
     const std::string_view forwarded_host = seen.host;  // still in the arena: erased fields are not freed
     proxy::strip_hop_by_hop(req, ex.upgrade);

@@ -47,7 +47,7 @@ using proxy::frame;
 using proxy::Frame;
 using proxy::parse_buffered;
 // The most one read of a body adds to a connection's buffer. A buffer holds at most a
-// header (or trailers) and one read beyond it: see body_buffer_cap().
+// header (or trailers) and one read beyond it: see buffer_cap().
 constexpr std::size_t kReadSize = 16 * 1024;
 // Interim (1xx) responses accepted before the real one; more is a broken upstream.
 constexpr int kMaxInterimResponses = 8;
@@ -158,8 +158,8 @@ private:
     asio::awaitable<bool> handle_request();
     asio::awaitable<bool> forward(Exchange& ex);
     // The next bytes of the client's request body into up_buf_ (`got` of them), under the
-    // request_body deadline. Errors are the parser's, or beast::error::timeout when the
-    // deadline passed.
+    // request_body deadline. Errors are the parser's, the stream's, or
+    // asio::error::timed_out when the deadline passed.
     asio::awaitable<boost::system::error_code> read_request_piece(Exchange& ex, std::size_t& got);
     void end_body_deadline();
     enum class Outcome {

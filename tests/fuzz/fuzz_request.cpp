@@ -391,7 +391,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             continue;
         }
 
-        // The head as prepare() decided it: nothing parsed later (trailers) may change it.
+        // Session::forward writes the head as prepare() decided it, before any body byte is
+        // parsed (the parser files trailers with the header fields).
         std::string decided;
         proxy::write_request_head(req, decided);
 
@@ -411,8 +412,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         // Session::exchange, step 1: the head with the first piece, then the rest as it is
         // parsed, re-framed by frame().
-        std::string head;
-        proxy::write_request_head(req, head);
+        const std::string& head = decided;
         char chunk_line[24];
         for (const auto& b : proxy::frame(head, up_buf.data(), got, up_chunked, ex.parser.is_done(), chunk_line))
             out.append(static_cast<const char*>(b.data()), b.size());
@@ -434,11 +434,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const auto p = printable(out);
             std::fprintf(stderr, "--- exchange %d: forwarded to route %s%s:\n%s\n", n, ex.route->cfg->name.c_str(),
                          truncated ? " (body cut short, connections closed)" : "", p.c_str());
-        }
-        if (out.compare(0, decided.size(), decided) != 0) {
-            violation(n, "the forwarded head is not the one prepare() decided on (fields parsed after it, e.g. trailers)",
-                      out);
-            break;  // ignored (AUTHGATE_FUZZ_IGNORE): the other checks would only repeat it
         }
         check_forwarded(fx, ex, n, out, relayed, truncated);
 

@@ -74,6 +74,12 @@ TEST(NormalizeHost, CaseAndPort) {
     EXPECT_EQ(normalize_host(""), "");
 }
 
+TEST(PercentEncodeNonAscii, OnlyBytesAbove7F) {
+    std::string out = "/p?";
+    append_percent_encoding_non_ascii(out, "q=\xff&r=caf\xc3\xa9&s=%41+b");
+    EXPECT_EQ(out, "/p?q=%FF&r=caf%C3%A9&s=%41+b");
+}
+
 TEST(ValidHost, NameOrAddressWithAnOptionalPort) {
     for (const char* ok : {"example.com", "example.com:443", "EXAMPLE.com:1", "x:65535", "[::1]", "[::1]:8080",
                            "127.0.0.1:80", "my_host.internal", "a-b.c"})
