@@ -621,7 +621,11 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
     while (!rp->is_done()) {
         res.body().data = down_buf_.data();
         res.body().size = down_buf_.size();
-        const auto rec = co_await read_body_piece(up, conn.buffer, *rp, kUpstreamHeaderLimit, t.upstream_response);
+        // A small body came with its header: parsed here, without a coroutine frame.
+        boost::system::error_code rec;
+        if (!parse_buffered(*rp, conn.buffer, rec) ||
+            (!rec && res.body().size == down_buf_.size() && !rp->is_done()))
+            rec = co_await read_body_piece(up, conn.buffer, *rp, kUpstreamHeaderLimit, t.upstream_response);
         if (rec) {
             if (!header_sent) co_return Outcome::bad_gateway;  // the client has seen nothing yet
             // Closing is the only honest signal left: a clean end would present a truncated
