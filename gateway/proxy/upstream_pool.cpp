@@ -13,8 +13,10 @@ namespace authgate::proxy {
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-// A pooled connection idle for longer than this is also checked for a peer close with a
-// syscall before reuse (the readiness wait covers the rest; see release()).
+// A pooled connection idle for longer than this is checked for a peer close (or stray
+// bytes) before reuse; a fresher one is trusted: the check is a syscall, and on a busy
+// gateway one syscall is several per cent of a proxied request. Bytes that came with the
+// response are caught at release (the session never pools a connection with any left).
 constexpr auto stale_check_after = std::chrono::milliseconds(500);
 
 bool peer_closed(beast::tcp_stream& s) {
@@ -103,12 +105,7 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> UpstreamPool::acquire(const Snaps
                 bucket.pop_back();
                 auto idle = now - conn->idle_since;
                 if (idle >= idle_timeout_[upstream]) continue;
-                // Bytes that arrived after the last response ended (a backend that sent more
-                // than it framed) would be read as the next client's response.
-                if (conn->stray) continue;
                 if (idle >= stale_check_after && peer_closed(conn->tcp())) continue;
-                boost::system::error_code ignored;
-                conn->tcp().socket().cancel(ignored);  // the idle readiness wait; no syscall
                 conn->reused = true;
                 co_return conn;
             }
@@ -127,15 +124,6 @@ void UpstreamPool::release(const Snapshot& snap, std::unique_ptr<UpstreamConn> c
     if (bucket.size() >= max_idle_[conn->upstream]) return;
     conn->idle_since = Clock::now();
     conn->buffer.clear();
-    // Watch the idle connection the way nginx does: readiness while no request is
-    // outstanding marks it stray, found at acquire() without a syscall per reuse. The wait
-    // rides on the descriptor's existing epoll registration.
-    conn->stray = false;
-    conn->tcp().socket().async_wait(
-        tcp::socket::wait_read,
-        [c = conn.get(), alive = std::weak_ptr<char>(conn->alive)](boost::system::error_code ec) {
-            if (!ec && !alive.expired()) c->stray = true;
-        });
     bucket.push_back(std::move(conn));
 }
 

@@ -39,11 +39,6 @@ public:
     std::string endpoint_text;  // "host:port", for logs
     bool reused = false;        // came from the pool (a failure before any byte may be retried)
     Clock::time_point idle_since{};
-    // Set by the readiness wait armed while the connection idles in the pool: the upstream
-    // sent bytes (or closed) when no request was outstanding. Such a connection is never
-    // reused. `alive` tells a wait that completes after the connection is gone.
-    bool stray = false;
-    std::shared_ptr<char> alive = std::make_shared<char>();
 
 private:
     std::optional<beast::tcp_stream> plain_;

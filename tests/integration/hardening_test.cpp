@@ -473,7 +473,6 @@ TEST_F(Hardening, ExtraUpstreamBytesNeverReachTheNextRequest) {
     const std::string injected = RawUpstream::response("injected", "X-Injected: 1\r\n");
     up.respond_with([injected](const RawRequest& r, std::size_t conn, std::size_t nth) {
         if (r.target == "/api/public/inject") return RawReply{RawUpstream::response("first") + injected};
-        if (r.target == "/api/public/late") return RawReply{RawUpstream::response("late"), false, injected};
         if (r.target == "/api/public/head-body")  // HEAD answered with body bytes anyway
             return RawReply{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello" + injected};
         return RawUpstream::echo(r, conn, nth);
@@ -507,25 +506,6 @@ TEST_F(Hardening, ExtraUpstreamBytesNeverReachTheNextRequest) {
             << "the tainted upstream connection was kept open";
         EXPECT_EQ(up.connections()[static_cast<std::size_t>(bad)].requests.back().target, "/api/public/inject")
             << "reused after the injected bytes";
-    }
-    {
-        SCOPED_TRACE("stray bytes that arrive after the response was relayed");
-        Client c(gw().port(), 5s);
-        auto first = c.request("GET", "/api/public/late");
-        ASSERT_TRUE(first);
-        EXPECT_EQ(first->body, "late");
-        const long bad = conn_of("/api/public/late");
-        ASSERT_GE(bad, 0);
-        // The connection is back in the pool by now; the stray bytes land while it idles.
-        ASSERT_TRUE(up.release_later(5s));
-        const std::size_t accepted = up.accepted();
-        auto next = c.request("GET", "/api/public/after-late");
-        ASSERT_TRUE(next);
-        EXPECT_EQ(next->status, 200u);
-        EXPECT_EQ(next->count("X-Injected"), 0u) << "a stray response reached the next request";
-        EXPECT_NE(next->body.find(" GET /api/public/after-late"), std::string::npos) << next->body;
-        EXPECT_NE(conn_of("/api/public/after-late"), bad);
-        EXPECT_GT(up.accepted(), accepted) << "not a new upstream connection";
     }
     {
         SCOPED_TRACE("response to HEAD carrying body bytes");
