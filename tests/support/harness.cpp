@@ -15,7 +15,6 @@
 #include <boost/json.hpp>
 #include <cerrno>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 namespace authgate::test {
@@ -444,28 +443,6 @@ void RawUpstream::accept_loop() {
     }
 }
 
-// Bytes waiting in the receive queue of the loopback TCP socket local_port -> remote_port
-// (/proc/net/tcp), or 0 when there is no such socket.
-static std::size_t tcp_receive_queue(std::uint16_t local_port, std::uint16_t remote_port) {
-    std::ifstream in("/proc/net/tcp");
-    std::string line;
-    std::getline(in, line);  // column names
-    while (std::getline(in, line)) {
-        std::istringstream row(line);
-        std::string sl, local, remote, state, queues;
-        row >> sl >> local >> remote >> state >> queues;
-        const auto port_of = [](const std::string& addr) {
-            const auto colon = addr.find(':');
-            return colon == std::string::npos ? 0ul : std::stoul(addr.substr(colon + 1), nullptr, 16);
-        };
-        if (port_of(local) != local_port || port_of(remote) != remote_port) continue;
-        const auto colon = queues.find(':');
-        if (colon == std::string::npos) return 0;
-        return std::stoul(queues.substr(colon + 1), nullptr, 16);
-    }
-    return 0;
-}
-
 void RawUpstream::serve(int fd, std::size_t index) {
     bool parsing = true;
     std::string unparsed;
@@ -513,42 +490,12 @@ void RawUpstream::serve(int fd, std::size_t index) {
                 if (w <= 0) break;
                 out.remove_prefix(static_cast<std::size_t>(w));
             }
-            if (!reply.later.empty()) {
-                // Stray bytes after a complete response, sent once the test says so (bounded).
-                std::unique_lock lock(mu_);
-                ++later_pending_;
-                cv_.notify_all();
-                cv_.wait_for(lock, std::chrono::seconds(10), [this] { return later_released_ || stop_.load(); });
-                lock.unlock();
-                ::send(fd, reply.later.data(), reply.later.size(), MSG_NOSIGNAL);
-                // Loopback delivery can lag the send under load: wait (bounded) until the
-                // bytes sit in the gateway's receive queue, so the test's next step sees them there.
-                sockaddr_in peer{};
-                socklen_t len = sizeof peer;
-                if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
-                    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-                    while (tcp_receive_queue(ntohs(peer.sin_port), port_) < reply.later.size() &&
-                           std::chrono::steady_clock::now() < deadline)
-                        std::this_thread::yield();
-                }
-                lock.lock();
-                --later_pending_;
-                cv_.notify_all();
-            }
             if (reply.close) {
                 ::shutdown(fd, SHUT_WR);
                 parsing = false;
             }
         }
     }
-}
-
-bool RawUpstream::release_later(std::chrono::milliseconds limit) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, limit, [this] { return later_pending_ > 0; })) return false;
-    later_released_ = true;
-    cv_.notify_all();
-    return cv_.wait_for(lock, limit, [this] { return later_pending_ == 0; });
 }
 
 std::size_t RawUpstream::accepted() const {

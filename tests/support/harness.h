@@ -185,7 +185,6 @@ struct RawConnection {
 struct RawReply {
     std::string bytes;   // written as is, in one write
     bool close = false;  // shut down our sending side after writing (close-delimited body)
-    std::string later;   // written after `bytes` once the test calls release_later()
 };
 
 class RawUpstream {
@@ -203,9 +202,6 @@ public:
     static RawReply echo(const RawRequest& r, std::size_t conn, std::size_t nth);
     // "HTTP/1.1 <status>" with Content-Length and `extra_headers` ("Name: v\r\n" lines).
     static std::string response(std::string body, std::string extra_headers = {}, std::string status = "200 OK");
-
-    // Lets every connection holding RawReply::later write it; waits (bounded) until they have.
-    bool release_later(std::chrono::milliseconds limit);
 
     std::size_t accepted() const;
     std::size_t requests() const;        // complete requests over all connections
@@ -228,8 +224,6 @@ private:
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
     Responder responder_;
-    bool later_released_ = false;
-    std::size_t later_pending_ = 0;  // connections waiting to write their `later` bytes
     std::vector<RawConnection> conns_;
     std::vector<int> fds_;
     std::vector<std::thread> threads_;
