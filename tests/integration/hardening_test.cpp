@@ -907,7 +907,7 @@ TEST_F(Hardening, WebSocketUpgradeCarriesNoOtherProtocol) {
 TEST_F(Hardening, TrailerFieldsNeverReachTheUpstreamHead) {
     // The parser files a chunked body's trailers with the header fields; none of them is
     // checked by the decision, so none may be forwarded (not as a header, not as a trailer).
-    for (const std::string body : {std::string("0\r\n"), std::string("3\r\nabc\r\n0\r\n")}) {
+    for (const std::string& body : {std::string("0\r\n"), std::string("3\r\nabc\r\n0\r\n")}) {
         SCOPED_TRACE(body.size());
         const std::string target = "/api/public/trailers-" + std::to_string(body.size());
         Client c(gw().port(), 5s);
