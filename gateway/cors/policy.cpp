@@ -3,7 +3,7 @@
 // lookup (exact list), and for regex policies one cache lookup; then hands ready-made
 // strings to the sink.
 //
-// Decisions worth knowing (spec: /work/shared/spec/behaviour.md, "CORS"):
+// Decisions worth knowing (the CORS rules the README describes):
 // - An Origin that is not scheme://host[:port] (what browsers always send) is never
 //   allowed, whatever the policy: nothing a browser would not send is ever reflected.
 // - Scheme and host are case-insensitive: configured origins are normalised to lower case
