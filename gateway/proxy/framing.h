@@ -56,13 +56,14 @@ void set_body_framing(Fields& fields, BodyFraming framing, std::uint64_t length 
     }
 }
 
-// The framing a parsed message's body is relayed with, from the parser alone.
+// The framing a parsed request's body goes upstream with, from the parser alone: chunked
+// stays chunked (re-framed by frame()), a Content-Length stays, even 0 (some backends want
+// one on every POST), and no framing field means no body.
 template <class Parser>
 BodyFraming body_framing_of(const Parser& parser) {
-    if (parser.is_done()) return BodyFraming::none;  // header-only message (or HEAD/204/304)
     if (parser.chunked()) return BodyFraming::chunked;
     if (parser.content_length()) return BodyFraming::content_length;
-    return BodyFraming::close;
+    return BodyFraming::none;
 }
 
 // Does the comma-separated Connection value name a field that frames the message
@@ -82,6 +83,17 @@ bool parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::sy
         return used > 0;
     }
     return true;
+}
+
+// Parses what `buffer` holds into the body buffer the caller set on `parser` (with `room`
+// bytes) until body bytes come out, the message ends or parsing fails (`ec`): true then.
+// False when more bytes must be read first.
+template <class Parser>
+bool parse_body_piece(Parser& parser, boost::beast::flat_buffer& buffer, std::size_t room,
+                      boost::system::error_code& ec) {
+    while (parse_buffered(parser, buffer, ec))
+        if (ec || parser.get().body().size != room || parser.is_done()) return true;
+    return false;  // what was buffered is parsed (a chunk-size line, say): read more
 }
 
 // The parser is in a chunked body and made no progress on `unparsed`: it is waiting for the

@@ -338,12 +338,7 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     req.target(target);
     req.version(11);
     // Last, after every other edit: where the body ends is the parser's decision alone.
-    const auto length = ex.parser.content_length();
-    proxy::set_body_framing(req,
-                            ex.parser.chunked() ? proxy::BodyFraming::chunked
-                            : length            ? proxy::BodyFraming::content_length
-                                                : proxy::BodyFraming::none,
-                            length.value_or(0));
+    proxy::set_body_framing(req, proxy::body_framing_of(ex.parser), ex.parser.content_length().value_or(0));
     return Next::forward;
 }
 

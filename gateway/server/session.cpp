@@ -73,14 +73,10 @@ template <class S, class Parser>
 asio::awaitable<boost::system::error_code> read_body_piece(S& s, beast::flat_buffer& buffer, Parser& parser,
                                                            std::size_t trailer_limit, Clock::duration timeout,
                                                            const bool* cancelled = nullptr) {
-    auto& body = parser.get().body();
-    const std::size_t room = body.size;
+    const std::size_t room = parser.get().body().size;
     for (;;) {
         boost::system::error_code ec;
-        if (parse_buffered(parser, buffer, ec)) {
-            if (ec || body.size != room || parser.is_done()) co_return ec;
-            continue;  // progress without body bytes (a chunk-size line): parse on
-        }
+        if (proxy::parse_body_piece(parser, buffer, room, ec)) co_return ec;
         if (parser.chunked()) {
             const auto unparsed = buffer.cdata();
             if (auto e = proxy::stalled_chunk_framing(
@@ -391,11 +387,9 @@ asio::awaitable<boost::system::error_code> Session<Stream>::read_request_piece(E
     const auto& cfg = ex.snap->cfg.server;
     boost::system::error_code ec;
     // Most bodies arrive with their header: only one that must be waited for arms the timer.
-    while (parse_buffered(ex.parser, buffer_, ec)) {
-        if (ec || body.size != up_buf_.size() || ex.parser.is_done()) {
-            got = up_buf_.size() - body.size;
-            co_return ec;
-        }
+    if (proxy::parse_body_piece(ex.parser, buffer_, up_buf_.size(), ec)) {
+        got = up_buf_.size() - body.size;
+        co_return ec;
     }
     if (!deadline_) deadline_ = std::make_shared<BodyDeadline>();
     if (!deadline_->armed) {
@@ -623,8 +617,7 @@ asio::awaitable<typename Session<Stream>::Outcome> Session<Stream>::exchange(Exc
         res.body().size = down_buf_.size();
         // A small body came with its header: parsed here, without a coroutine frame.
         boost::system::error_code rec;
-        if (!parse_buffered(*rp, conn.buffer, rec) ||
-            (!rec && res.body().size == down_buf_.size() && !rp->is_done()))
+        if (!proxy::parse_body_piece(*rp, conn.buffer, down_buf_.size(), rec))
             rec = co_await read_body_piece(up, conn.buffer, *rp, kUpstreamHeaderLimit, t.upstream_response);
         if (rec) {
             if (!header_sent) co_return Outcome::bad_gateway;  // the client has seen nothing yet

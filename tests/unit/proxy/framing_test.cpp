@@ -1,5 +1,6 @@
 #include "proxy/framing.h"
 
+#include <cstring>
 #include <string>
 
 #include <boost/beast/http.hpp>
@@ -45,9 +46,36 @@ TEST(BodyFraming, ComesFromTheParser) {
         return body_framing_of(p);
     };
     EXPECT_EQ(parse("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), BodyFraming::none);
-    EXPECT_EQ(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"), BodyFraming::none);
+    // An empty body keeps its Content-Length: 0 (some backends want one on every POST).
+    EXPECT_EQ(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"), BodyFraming::content_length);
     EXPECT_EQ(parse("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"), BodyFraming::content_length);
     EXPECT_EQ(parse("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"), BodyFraming::chunked);
+}
+
+TEST(ParseBodyPiece, StopsAtBodyBytesTheEndOrAnError) {
+    http::request_parser<http::buffer_body> p;
+    boost::beast::flat_buffer buffer;
+    const std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    boost::system::error_code ec;
+    p.put(boost::asio::buffer(head), ec);
+    ASSERT_TRUE(p.is_header_done());
+    char out[16];
+    auto give = [&](std::string_view bytes) {
+        auto b = buffer.prepare(bytes.size());
+        std::memcpy(b.data(), bytes.data(), bytes.size());
+        buffer.commit(bytes.size());
+        p.get().body().data = out;
+        p.get().body().size = sizeof out;
+        return parse_body_piece(p, buffer, sizeof out, ec);
+    };
+    EXPECT_FALSE(give("3\r"));                 // half a size line: read more
+    EXPECT_TRUE(give("\nabc\r\n"));          // the size line parses on to the data
+    EXPECT_EQ(sizeof out - p.get().body().size, 3u);
+    EXPECT_FALSE(give("4;x=y\r\n"));         // a size line alone yields nothing yet
+    EXPECT_TRUE(give("defg\r\n0\r\n\r\n"));
+    EXPECT_EQ(sizeof out - p.get().body().size, 4u);
+    EXPECT_TRUE(p.is_done());
+    EXPECT_FALSE(ec) << ec.message();
 }
 
 TEST(ConnectionNamesFraming, AnyCaseAnyPositionInTheList) {
