@@ -73,7 +73,10 @@ TEST(ParseBodyPiece, StopsAtBodyBytesTheEndOrAnError) {
     EXPECT_EQ(sizeof out - p.get().body().size, 3u);
     EXPECT_FALSE(give("4;x=y\r\n"));         // a size line alone yields nothing yet
     EXPECT_TRUE(give("defg\r\n0\r\n\r\n"));
-    EXPECT_EQ(sizeof out - p.get().body().size, 4u);
+    EXPECT_EQ(sizeof out - p.get().body().size, 4u);  // stops at the body bytes: they go out first
+    EXPECT_FALSE(p.is_done());
+    EXPECT_TRUE(give(""));                          // the rest was buffered: the last chunk ends it
+    EXPECT_EQ(sizeof out - p.get().body().size, 0u);
     EXPECT_TRUE(p.is_done());
     EXPECT_FALSE(ec) << ec.message();
 }
