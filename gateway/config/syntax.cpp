@@ -122,12 +122,6 @@ std::string closest(std::string_view word, const std::vector<std::string>& candi
     return best;
 }
 
-bool is_token(std::string_view s) {
-    static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
-    return !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](char c) { return is_alnum(c) || extra.find(c) != std::string_view::npos; });
-}
-
 std::optional<ListenAddress> parse_listen(std::string_view text, std::string& why) {
     auto hp = split_host_port(text, why);
     if (!hp) return std::nullopt;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/strings.h"
 
 namespace authgate::config::syntax {
 
@@ -18,8 +19,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` when within `max_distance` edits, else empty.
 std::string closest(std::string_view word, const std::vector<std::string>& candidates, std::size_t max_distance = 2);
 
-// RFC 9110 token (header names, methods): non-empty, only tchar.
-bool is_token(std::string_view s);
+// RFC 9110 token (header names, methods): strings.h has the one definition.
+using strings::is_token;
 
 // "host:port" or "[v6]:port"; host stored without brackets. Port 0 is allowed (ephemeral).
 // On failure `why` says what is wrong.

@@ -33,36 +33,10 @@ namespace {
 
 std::atomic<std::uint64_t> next_policy_id{1};
 
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-char to_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
-
-// RFC 9110 token: methods and header names.
-bool is_tchar(char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-    switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-            return true;
-        default:
-            return false;
-    }
-}
-
-bool is_token(std::string_view s) {
-    if (s.empty()) return false;
-    for (char c : s) {
-        if (!is_tchar(c)) return false;
-    }
-    return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (to_lower(a[i]) != to_lower(b[i])) return false;
-    }
-    return true;
-}
+using strings::iequals;
+using strings::is_token;
+using strings::to_lower;
+using strings::to_upper;
 
 // Case-insensitive transparent hashing so header names from the request are looked up
 // as string_views without lower-casing copies.

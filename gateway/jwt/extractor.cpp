@@ -1,25 +1,13 @@
 #include "jwt/extractor.h"
 
+#include "config/strings.h"
+
 namespace authgate::jwt {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
+using strings::iequals;
+constexpr auto is_space = strings::is_ows;
+constexpr auto trim = strings::trim_ows;
 
 int hex(char c) {
     if (c >= '0' && c <= '9') return c - '0';
