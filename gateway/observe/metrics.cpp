@@ -4,17 +4,6 @@
 
 namespace authgate::observe {
 
-std::string_view to_string(UpstreamError e) {
-    switch (e) {
-#define AUTHGATE_X(name, text) \
-    case UpstreamError::name:  \
-        return text;
-        AUTHGATE_UPSTREAM_ERROR(AUTHGATE_X)
-#undef AUTHGATE_X
-    }
-    return "unknown";
-}
-
 std::uint32_t NameSlots::slot(std::string_view name) {
     std::lock_guard lock(mu_);
     std::string key(name);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "jwt/status.h"
+#include "proxy/upstream_error.h"
 
 namespace authgate::observe {
 
@@ -37,26 +38,12 @@ private:
     std::atomic<std::uint64_t> v_{0};
 };
 
-// What went wrong talking to an upstream, as the session tells them apart.
-#define AUTHGATE_UPSTREAM_ERROR(X)                                                           \
-    X(connect_refused, "connect_refused")   /* refused or unreachable (every endpoint) */     \
-    X(connect_timeout, "connect_timeout")   /* upstream_connect ran out */                    \
-    X(tls, "tls")                           /* TLS handshake with the upstream failed */      \
-    X(resolve, "resolve")                   /* the endpoint's name did not resolve */         \
-    X(reset, "reset")                       /* closed or reset before a response header */    \
-    X(response_timeout, "response_timeout") /* no response header within upstream_response */ \
-    X(mid_response, "mid_response")         /* failed while the body was being relayed */
-
-enum class UpstreamError {
-#define AUTHGATE_X(name, text) name,
-    AUTHGATE_UPSTREAM_ERROR(AUTHGATE_X)
-#undef AUTHGATE_X
-};
-std::string_view to_string(UpstreamError e);
+// What went wrong talking to an upstream: the one vocabulary of proxy/upstream_error.h.
+using proxy::kUpstreamErrors;
+using proxy::UpstreamError;
 
 #define AUTHGATE_X(name, text) +1
 inline constexpr std::size_t kAuthReasons = 0 AUTHGATE_JWT_STATUS(AUTHGATE_X);
-inline constexpr std::size_t kUpstreamErrors = 0 AUTHGATE_UPSTREAM_ERROR(AUTHGATE_X);
 #undef AUTHGATE_X
 // Status codes are counted exactly; 0 = the exchange ended before any response was sent
 // (client went away), and anything outside 100..599 is folded into 0 too.

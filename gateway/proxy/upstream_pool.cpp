@@ -28,17 +28,6 @@ bool peer_closed(beast::tcp_stream& s) {
 }
 }  // namespace
 
-const char* to_string(ConnectError e) {
-    switch (e) {
-        case ConnectError::none: return "none";
-        case ConnectError::refused: return "connect failed";
-        case ConnectError::timeout: return "connect timeout";
-        case ConnectError::tls: return "tls handshake failed";
-        case ConnectError::resolve: return "resolve failed";
-    }
-    return "unknown";
-}
-
 UpstreamConn::UpstreamConn(const asio::any_io_executor& ex, asio::ssl::context* tls) {
     // Beast sizes each read by the buffer's free capacity (512 bytes when empty): room up
     // front lets one recv take a whole response header.
@@ -88,9 +77,9 @@ void UpstreamPool::sweep(Clock::time_point now) {
 }
 
 asio::awaitable<std::unique_ptr<UpstreamConn>> UpstreamPool::acquire(const Snapshot& snap, std::size_t upstream,
-                                                                     bool fresh, ConnectError& err) {
+                                                                     bool fresh, UpstreamError& err) {
     rebuild_for(snap);
-    err = ConnectError::none;
+    err = UpstreamError::connect_refused;  // until an endpoint says otherwise
     const auto& cfg = *snap.upstreams[upstream].cfg;
     const std::size_t n = cfg.endpoints.size();
     std::size_t start = next_endpoint_[upstream]++ % n;
@@ -128,7 +117,7 @@ void UpstreamPool::release(const Snapshot& snap, std::unique_ptr<UpstreamConn> c
 }
 
 asio::awaitable<std::unique_ptr<UpstreamConn>> UpstreamPool::connect(const Snapshot& snap, std::size_t upstream,
-                                                                     std::size_t endpoint, ConnectError& err) {
+                                                                     std::size_t endpoint, UpstreamError& err) {
     const auto& rt = snap.upstreams[upstream];
     const auto& ep = rt.cfg->endpoints[endpoint];
     const auto& timeouts = snap.cfg.server.timeouts;
@@ -151,7 +140,7 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> UpstreamPool::connect(const Snaps
         tcp::resolver resolver(ex_);
         auto [rec, results] = co_await resolver.async_resolve(host, std::to_string(ep.port), nothrow);
         if (rec) {
-            err = ConnectError::resolve;
+            err = UpstreamError::resolve;
             co_return nullptr;
         }
         for (const auto& r : results) targets.push_back(r.endpoint());
@@ -162,7 +151,7 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> UpstreamPool::connect(const Snaps
     auto [cec, connected] = co_await stream.async_connect(targets, nothrow);
     (void)connected;
     if (cec) {
-        err = cec == beast::error::timeout ? ConnectError::timeout : ConnectError::refused;
+        err = cec == beast::error::timeout ? UpstreamError::connect_timeout : UpstreamError::connect_refused;
         co_return nullptr;
     }
     stream.socket().set_option(tcp::no_delay(true), ec);
@@ -178,7 +167,7 @@ asio::awaitable<std::unique_ptr<UpstreamConn>> UpstreamPool::connect(const Snaps
         stream.expires_after(timeouts.upstream_connect);
         auto [hsec] = co_await s.async_handshake(asio::ssl::stream_base::client, nothrow);
         if (hsec) {
-            err = hsec == beast::error::timeout ? ConnectError::timeout : ConnectError::tls;
+            err = hsec == beast::error::timeout ? UpstreamError::connect_timeout : UpstreamError::tls;
             co_return nullptr;
         }
     }

@@ -16,6 +16,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "proxy/snapshot.h"
+#include "proxy/upstream_error.h"
 
 namespace authgate::proxy {
 
@@ -45,18 +46,15 @@ private:
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
 };
 
-enum class ConnectError { none, refused, timeout, tls, resolve };
-const char* to_string(ConnectError e);
-
 class UpstreamPool {
 public:
     explicit UpstreamPool(asio::any_io_executor ex) : ex_(std::move(ex)) {}
 
     // A pooled connection to the upstream when one is alive (fresh=false), else a new one:
     // endpoints in round-robin order, each tried once. Null on failure, with `err` set to
-    // the last endpoint's failure.
+    // the last endpoint's failure (connect_refused, connect_timeout, tls or resolve).
     asio::awaitable<std::unique_ptr<UpstreamConn>> acquire(const Snapshot& snap, std::size_t upstream, bool fresh,
-                                                           ConnectError& err);
+                                                           UpstreamError& err);
 
     // Returns a connection whose last exchange ended cleanly and that may be kept alive.
     void release(const Snapshot& snap, std::unique_ptr<UpstreamConn> conn);
@@ -71,7 +69,7 @@ private:
     using Bucket = std::deque<std::unique_ptr<UpstreamConn>>;
     void rebuild_for(const Snapshot& snap);
     asio::awaitable<std::unique_ptr<UpstreamConn>> connect(const Snapshot& snap, std::size_t upstream,
-                                                           std::size_t endpoint, ConnectError& err);
+                                                           std::size_t endpoint, UpstreamError& err);
 
     asio::any_io_executor ex_;
     std::uint64_t snapshot_id_ = 0;

@@ -19,7 +19,8 @@
 #include "jwt/extractor.h"
 #include "jwt/provider.h"
 #include "jwt/token_report.h"
-#include "server/request_decision.h"
+#include "server/prepare.h"
+#include "server/responses.h"
 
 namespace authgate::server {
 namespace {
@@ -142,7 +143,7 @@ struct Decision {
 };
 
 std::unique_ptr<Decision> decide(const std::shared_ptr<const proxy::Snapshot>& snap, const std::string& raw,
-                                 std::mt19937_64& rng) {
+                                 std::mt19937_64& rng, std::int64_t now) {
     auto d = std::make_unique<Decision>();
     Exchange& ex = d->ex.emplace(d->arena, snap);
     boost::system::error_code ec;
@@ -151,7 +152,7 @@ std::unique_ptr<Decision> decide(const std::shared_ptr<const proxy::Snapshot>& s
     if (ec == http::error::need_more && ex.parser.is_header_done()) ec = {};
     if (!ec && !ex.parser.is_header_done()) ec = http::error::partial_message;
     d->next = ec ? bad_header(ex, ec, d->reply)
-                 : prepare(ex, DecisionContext{rng, nullptr, kClientAddress}, d->auth, d->reply);
+                 : prepare(ex, DecisionContext{rng, nullptr, kClientAddress, now}, d->auth, d->reply);
     return d;
 }
 
@@ -237,10 +238,8 @@ void print_route(std::ostream& out, const proxy::Snapshot& snap, const Decision&
             return;
         }
         out << "route: none matches " << ex.method << " " << ex.path;
-        std::string_view raw_path, query;
-        split_target(ex.path, raw_path, query);
-        const auto path = proxy::normalize_path(raw_path);
-        if (const auto* near = path ? snap.match_path(*path) : nullptr)
+        const auto& req = ex.parser.get();
+        if (const auto* near = route(snap, ex.method, req.target(), req[http::field::host], false, {}).near)
             out << " (the path is route " << near->cfg->name << "'s, whose other conditions do not hold: "
                 << describe_match(near->cfg->match) << ")";
         out << "\n";
@@ -322,7 +321,7 @@ void print_provider(std::ostream& out, const jwt::Provider& p, const jwt::TokenR
 }
 
 void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& d, const Headers& client,
-                std::string_view query, const std::vector<std::string>& jwks_notes) {
+                std::string_view query, const std::vector<std::string>& jwks_notes, std::int64_t now) {
     const Exchange& ex = *d.ex;
     if (!ex.route || d.next == Next::preflight) return;
     if (!ex.route->auth) {
@@ -388,7 +387,7 @@ void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& 
                 }
                 parsed = std::move(t);
             }
-            const auto report = jwt::report_token(*p, *parsed, static_cast<std::int64_t>(std::time(nullptr)));
+            const auto report = jwt::report_token(*p, *parsed, now);
             print_provider(out, *p, report);
             if (!verified) verified = report.verified;
         }
@@ -448,6 +447,27 @@ void print_removed(std::ostream& out, const Headers& client, const Decision& d, 
     for (const auto& l : lines) out << "  " << l << "\n";
 }
 
+// What the client receives of an upstream's response, shown on a plain "200 OK": the very
+// rewrite a live response goes through (prepare_response() and the HTTP/1.1 framing).
+void print_relayed_response(std::ostream& out, Decision& d) {
+    static constexpr std::string_view kUpstreamHead =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n";
+    const Exchange& ex = *d.ex;
+    ResponseParser parser(std::piecewise_construct, std::make_tuple(), std::make_tuple(ArenaAlloc(d.arena)));
+    if (ex.method == "HEAD") parser.skip(true);
+    boost::system::error_code ec;
+    parser.put(boost::asio::buffer(kUpstreamHead), ec);  // the head alone: the body is not the gateway's
+    if (!parser.is_header_done() || prepare_response(ex, parser, nullptr)) return;
+    proxy::BodyFraming framing;
+    http1_response_framing(ex, parser, false, framing);
+    std::string head;
+    proxy::write_response_head(parser.get(), head);
+    out << "response: the upstream's, rewritten by the gateway"
+        << (ex.cors ? " (its CORS headers are the gateway's; the upstream's own are dropped)" : "")
+        << "; for an upstream \"200 OK\" with Content-Type and Content-Length the client gets:\n";
+    print_head(out, head);
+}
+
 }  // namespace
 
 int explain_command(int argc, char** argv, std::ostream& out, std::ostream& err) {
@@ -474,12 +494,13 @@ int explain_command(int argc, char** argv, std::ostream& out, std::ostream& err)
     split_target(args.url, raw_path, query);
 
     std::mt19937_64 rng(std::random_device{}());
-    auto d = decide(snap, raw, rng);
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    auto d = decide(snap, raw, rng, now);
     std::vector<std::string> jwks_notes;
     if (d->ex->route && !d->ex->auth.empty()) {
         // Keys the running gateway would have fetched at start: fetch them, decide again.
         jwks_notes = fetch_jwks(*snap, *d->ex->route->cfg);
-        if (!jwks_notes.empty()) d = decide(snap, raw, rng);
+        if (!jwks_notes.empty()) d = decide(snap, raw, rng, now);
     }
     const Exchange& ex = *d->ex;
 
@@ -489,7 +510,7 @@ int explain_command(int argc, char** argv, std::ostream& out, std::ostream& err)
     print_route(out, *snap, *d);
     std::string refusal;
     print_cors(out, *d, refusal);
-    print_auth(out, *snap, *d, client, query, jwks_notes);
+    print_auth(out, *snap, *d, client, query, jwks_notes, now);
 
     if (d->next == Next::forward) {
         const auto& upstream = *snap->upstreams[ex.route->upstream].cfg;
@@ -498,12 +519,7 @@ int explain_command(int argc, char** argv, std::ostream& out, std::ostream& err)
         out << "forwarded request (upstream " << upstream.name << "):\n";
         print_head(out, head);
         print_removed(out, client, *d, *snap);
-        http::fields cors_headers;
-        add_cors(ex, cors_headers, nullptr);
-        if (cors_headers.begin() != cors_headers.end()) {
-            out << "response: the upstream's, with the gateway's CORS headers (the upstream's own are dropped):\n";
-            for (const auto& f : cors_headers) out << "  " << f.name_string() << ": " << f.value() << "\n";
-        }
+        print_relayed_response(out, *d);
         out << "status: forwarded to upstream " << upstream.name
             << "; the client gets the upstream's response (502 or 504 if it is unreachable or slow)\n";
         return 0;

@@ -22,7 +22,8 @@
 #include "cors/origin.h"
 #include "jwt/extractor.h"
 #include "proxy/router.h"
-#include "server/request_decision.h"
+#include "server/prepare.h"
+#include "server/responses.h"
 
 using namespace authgate;
 

@@ -39,7 +39,8 @@
 #include "proxy/headers.h"
 #include "proxy/router.h"
 #include "proxy/snapshot.h"
-#include "server/request_decision.h"
+#include "server/prepare.h"
+#include "server/responses.h"
 #include "strict_http.h"
 
 using namespace authgate;
@@ -358,7 +359,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     proxy::Arena arena;
     std::mt19937_64 rng(42);
-    const server::DecisionContext ctx{rng, nullptr, "192.0.2.7"};
+    const server::DecisionContext ctx{rng, nullptr, "192.0.2.7", static_cast<std::int64_t>(std::time(nullptr))};
 
     for (int n = 0; n < kMaxExchanges && buffer.size() > 0; ++n) {
         std::optional<server::Exchange> holder;

@@ -46,7 +46,7 @@ protected:
         return s;
     }
     // Runs one acquire to completion on the test's io_context.
-    std::unique_ptr<UpstreamConn> acquire(UpstreamPool& pool, const Snapshot& snap, ConnectError& err,
+    std::unique_ptr<UpstreamConn> acquire(UpstreamPool& pool, const Snapshot& snap, UpstreamError& err,
                                           bool fresh = false) {
         std::unique_ptr<UpstreamConn> out;
         bool done = false;
@@ -67,7 +67,7 @@ protected:
 TEST_F(PoolTest, ConnectsThenReusesReleasedConnection) {
     auto snap = snapshot({live.local_endpoint().port()});
     UpstreamPool pool(ioc.get_executor());
-    ConnectError err;
+    UpstreamError err;
     auto c = acquire(pool, *snap, err);
     ASSERT_TRUE(c);
     EXPECT_FALSE(c->reused);
@@ -89,7 +89,7 @@ TEST_F(PoolTest, ConnectsThenReusesReleasedConnection) {
 TEST_F(PoolTest, IdleConnectionsExpire) {
     auto snap = snapshot({live.local_endpoint().port()}, 64, 1s);
     UpstreamPool pool(ioc.get_executor());
-    ConnectError err;
+    UpstreamError err;
     pool.release(*snap, acquire(pool, *snap, err));
     pool.sweep(Clock::now());
     EXPECT_EQ(pool.idle_connections(), 1u);
@@ -100,7 +100,7 @@ TEST_F(PoolTest, IdleConnectionsExpire) {
 TEST_F(PoolTest, KeepsAtMostMaxIdle) {
     auto snap = snapshot({live.local_endpoint().port()}, 2);
     UpstreamPool pool(ioc.get_executor());
-    ConnectError err;
+    UpstreamError err;
     std::vector<std::unique_ptr<UpstreamConn>> conns;
     for (int i = 0; i < 4; ++i) conns.push_back(acquire(pool, *snap, err, true));
     for (auto& c : conns) pool.release(*snap, std::move(c));
@@ -110,7 +110,7 @@ TEST_F(PoolTest, KeepsAtMostMaxIdle) {
 TEST_F(PoolTest, PeerClosedIdleConnectionIsNotReused) {
     auto snap = snapshot({live.local_endpoint().port()});
     UpstreamPool pool(ioc.get_executor());
-    ConnectError err;
+    UpstreamError err;
     pool.release(*snap, acquire(pool, *snap, err));
     // The backend closes its side; once the connection is old enough to be checked, the
     // pool notices and connects anew.
@@ -129,7 +129,7 @@ TEST_F(PoolTest, RoundRobinSkipsRefusingEndpoint) {
     auto snap = snapshot({dead_port(), live.local_endpoint().port()});
     UpstreamPool pool(ioc.get_executor());
     for (int i = 0; i < 4; ++i) {
-        ConnectError err;
+        UpstreamError err;
         auto c = acquire(pool, *snap, err, true);
         ASSERT_TRUE(c) << i;
         EXPECT_EQ(c->endpoint, 1u);
@@ -139,15 +139,15 @@ TEST_F(PoolTest, RoundRobinSkipsRefusingEndpoint) {
 TEST_F(PoolTest, AllEndpointsRefusingReportsRefused) {
     auto snap = snapshot({dead_port()});
     UpstreamPool pool(ioc.get_executor());
-    ConnectError err;
+    UpstreamError err;
     EXPECT_FALSE(acquire(pool, *snap, err));
-    EXPECT_EQ(err, ConnectError::refused);
+    EXPECT_EQ(err, UpstreamError::connect_refused);
 }
 
 TEST_F(PoolTest, NewSnapshotDropsOldConnections) {
     auto snap = snapshot({live.local_endpoint().port()});
     UpstreamPool pool(ioc.get_executor());
-    ConnectError err;
+    UpstreamError err;
     pool.release(*snap, acquire(pool, *snap, err));
     EXPECT_EQ(pool.idle_connections(), 1u);
     auto next = snapshot({live.local_endpoint().port()});
