@@ -15,6 +15,9 @@
 #   --wait-load L  before measuring, wait (at most --wait-max s) for the 1-min load < L
 # KEEP_WORK=1 keeps the temp dir (configs, wrk outputs, ab.tsv).
 set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$HERE/lib.sh"
 
 OLD=""
 NEW=""
@@ -46,117 +49,20 @@ case "$CASE" in proxy|hs256) ;; *) echo "ab.sh: --case must be proxy|hs256" >&2;
 for b in "$OLD" "$NEW"; do [ -x "$b" ] || { echo "ab.sh: '$b' is not an executable" >&2; exit 2; }; done
 OLD="$(realpath "$OLD")"; NEW="$(realpath "$NEW")"
 
-seconds() {  # "2s" / "1m" / "2" -> seconds (for the bounding timeouts; wrk gets the string)
-  case "$1" in *ms) echo 1 ;; *s) echo "${1%s}" ;; *m) echo $(( ${1%m} * 60 )) ;; *) echo "$1" ;; esac
-}
 DUR_S=$(seconds "$DURATION"); WARM_S=$(seconds "$WARMUP")
 [[ "$DUR_S" =~ ^[0-9]+$ && "$WARM_S" =~ ^[0-9]+$ && "$CONNECTIONS" =~ ^[0-9]+$ && "$PAIRS" =~ ^[0-9]+$ &&
    "$PAIRS" -ge 1 && "$WAIT_MAX" =~ ^[0-9]+$ ]] ||
   { echo "ab.sh: bad --duration/--warmup/--connections/--pairs/--wait-max" >&2; exit 2; }
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-for tool in wrk nginx python3 openssl curl; do
-  command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
-  command -v "$tool" >/dev/null || { echo "ab.sh: '$tool' not found (deploy/install-deps.sh bench)" >&2; exit 1; }
-done
+need_tools "deploy/install-deps.sh bench" wrk nginx python3 openssl curl
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-ab.XXXXXX")"
-PIDS=()
-NAMES=()
-cleanup() {  # every process this script started, by PID: SIGTERM, bounded wait, SIGKILL
-  local i pid n
-  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do kill -TERM "${PIDS[$i]}" 2>/dev/null || true; done
-  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do
-    pid="${PIDS[$i]}"
-    for (( n=0; n<50; n++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "ab.sh: ${NAMES[$i]} (pid $pid) ignored SIGTERM, killing" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ -n "${KEEP_WORK:-}" ]; then echo "ab.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-chmod 755 "$WORK"   # nginx workers drop to "nobody" when started as root
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+setup_work ab
 
-CLK_TCK=$(getconf CLK_TCK)
-ISS="https://auth.bench.local"
-AUD="bench-api"
 HS_SECRET="$(openssl rand -hex 32)"
 RESULTS="$WORK/ab.tsv"
 : > "$RESULTS"
 
-read -r BACKEND_PORT P_OLD P_NEW < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(3):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-)
-
-# The same helpers as run.sh (kept in step by hand; run.sh is a driver, not a library).
-render() {  # render TEMPLATE OUT KEY=VALUE...
-  local tpl="$1" out="$2"; shift 2
-  python3 - "$tpl" "$out" "$@" <<'PY'
-import re, sys
-tpl, out, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
-text = open(tpl).read()
-for p in pairs:
-    k, v = p.split("=", 1)
-    text = text.replace("@" + k + "@", v)
-left = re.findall(r"@[A-Z_]+@", text)
-if left:
-    sys.exit(f"render {tpl}: no value for {sorted(set(left))}")
-open(out, "w").write(text)
-PY
-}
-start() {  # start NAME PORT CMD...: background, PID recorded, bounded wait (10 s) for PORT
-  local name="$1" port="$2"; shift 2
-  "$@" >"$WORK/$name.log" 2>&1 &
-  local pid=$! n
-  PIDS+=("$pid"); NAMES+=("$name")
-  eval "PID_${name//-/_}=$pid"
-  for (( n=0; n<100; n++ )); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "ab.sh: $name exited during start-up:" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "ab.sh: $name not listening on 127.0.0.1:$port after 10 s" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
-}
-pid_of() { local v="PID_${1//-/_}"; echo "${!v}"; }
-ticks_of() {  # utime+stime clock ticks (all threads) of a process and its direct children
-  local root="$1" total=0 p s f
-  for p in "$root" $(pgrep -P "$root" || true); do
-    s="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
-    s="${s##*) }"
-    read -r -a f <<< "$s"
-    total=$(( total + f[11] + f[12] ))
-  done
-  echo "$total"
-}
-check() {  # check LABEL EXPECT_STATUS CURL_ARGS...
-  local label="$1" want="$2"; shift 2
-  local got
-  got=$(curl -s -o "$WORK/check.body" -D "$WORK/check.headers" -w '%{http_code}' --max-time 5 "$@" || true)
-  if [ "$got" != "$want" ]; then
-    echo "ab.sh: sanity check '$label' expected $want, got $got" >&2
-    cat "$WORK/check.headers" "$WORK/check.body" >&2 2>/dev/null || true
-    exit 1
-  fi
-}
-header_is() {
-  local v
-  v=$(tr -d '\r' < "$WORK/check.headers" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" -F': ' 'tolower($1)==n {print $2}' | tail -1)
-  [ "$v" = "$2" ] || { echo "ab.sh: expected response header '$1: $2', got '$v'" >&2; exit 1; }
-}
-load1() { cut -d' ' -f1 /proc/loadavg; }
+read -r BACKEND_PORT P_OLD P_NEW < <(free_ports 3)
 
 echo "== A/B: case $CASE, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
 echo "   old: $OLD"
@@ -166,17 +72,12 @@ echo "   $PAIRS pairs of wrk -t1 -c$CONNECTIONS -d$DURATION, order alternating; 
 echo "   backend: nginx, 1 worker, 'return 200 ok' (port $BACKEND_PORT); work dir $WORK; load only on 127.0.0.1"
 
 # ---- backend and the two gateways ------------------------------------------------------
-mkdir -p "$WORK/backend-nginx-tmp"
-render "$HERE/templates/backend-nginx.conf" "$WORK/backend-nginx.conf" DIR="$WORK" BACKEND_PORT="$BACKEND_PORT" \
-  USER_LINE="$USER_LINE"
-start backend "$BACKEND_PORT" nginx -p "$WORK" -e "$WORK/backend-nginx.startup.log" -c "$WORK/backend-nginx.conf"
-check "backend answers" 200 "http://127.0.0.1:$BACKEND_PORT/"
+start_backend "$BACKEND_PORT"
 
 WRK_HDR=()
 if [ "$CASE" = hs256 ]; then
   # The template has an RS256 provider too; it needs a key file but is not loaded here.
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rs-private.pem" 2>/dev/null
-  openssl pkey -in "$WORK/rs-private.pem" -pubout -out "$WORK/rs-public.pem"
+  rsa_keypair
   PATH_URL=/hs/x
   TOKEN=$("$NEW" token --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" --sub bench-user --ttl 2h)
   WRK_HDR=(-H "Authorization: Bearer $TOKEN")
@@ -185,14 +86,9 @@ else
 fi
 for side in old new; do
   bin="$OLD"; port="$P_OLD"; [ "$side" = new ] && { bin="$NEW"; port="$P_NEW"; }
-  if [ "$CASE" = hs256 ]; then
-    render "$HERE/templates/authgate-jwt.yaml" "$WORK/authgate-$side.yaml" BACKEND_PORT="$BACKEND_PORT" PORT="$port" \
-      HS_SECRET="$HS_SECRET" RS_PUBKEY="$WORK/rs-public.pem" ISS="$ISS" AUD="$AUD"
-  else
-    render "$HERE/templates/authgate-proxy.yaml" "$WORK/authgate-$side.yaml" BACKEND_PORT="$BACKEND_PORT" PORT="$port"
-  fi
+  render_gateway "$CASE" "$WORK/authgate-$side.yaml" "$port" "$BACKEND_PORT"
   "$bin" -c "$WORK/authgate-$side.yaml" --check >/dev/null
-  start "authgate-$side" "$port" "$bin" -c "$WORK/authgate-$side.yaml"
+  start "authgate-$side" "$port" 10 "$bin" -c "$WORK/authgate-$side.yaml"
   if [ "$CASE" = hs256 ]; then
     check "$side HS256 good" 200 "${WRK_HDR[@]}" "http://127.0.0.1:$port$PATH_URL"; header_is X-Seen-User bench-user
     check "$side HS256 no token" 401 "http://127.0.0.1:$port$PATH_URL"
@@ -219,16 +115,11 @@ measure() {
   run_wrk "$port" "$DURATION" "$out" || { echo "ab.sh: wrk failed:" >&2; cat "$out" >&2; exit 1; }
   t1=$(ticks_of "$pid"); l1=$(load1)
   kill -0 "$pid" 2>/dev/null || { echo "ab.sh: authgate-$side died" >&2; tail -20 "$WORK/authgate-$side.log" >&2; exit 1; }
-  local reqs rps non2xx sockerr
-  reqs=$(awk '/requests in/ {print $1}' "$out")
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out"); non2xx=${non2xx:-0}
-  sockerr=$(awk '/Socket errors:/ {gsub(",", ""); print $4+$6+$8+$10}' "$out"); sockerr=${sockerr:-0}
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$side" "$pair" "$pos" "$reqs" "$rps" "$((t1 - t0))" \
-    "$CLK_TCK" "$non2xx" "$sockerr" "$l0" "$l1" >> "$RESULTS"
+  parse_wrk "$out"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$side" "$pair" "$pos" "$WRK_REQS" "$WRK_RPS" "$((t1 - t0))" \
+    "$CLK_TCK" "$WRK_NON2XX" "$WRK_SOCKERR" "$l0" "$l1" >> "$RESULTS"
   printf '   pair %2d  %-3s %-6s %9s req/s  cpu %6.1f us/req  non-2xx %s  errors %s  load %s -> %s\n' \
-    "$pair" "$side" "($pos)" "$rps" "$(python3 -c "print(($t1-$t0)*1e6/$CLK_TCK/max(1,$reqs))")" \
-    "$non2xx" "$sockerr" "$l0" "$l1"
+    "$pair" "$side" "($pos)" "$WRK_RPS" "$(us_per_req $((t1 - t0)) "$WRK_REQS")" "$WRK_NON2XX" "$WRK_SOCKERR" "$l0" "$l1"
 }
 
 # Warm-up (connections, upstream pools, token cache), unmeasured, both sides.

@@ -24,6 +24,11 @@
 #   --peer-nice N  niceness of the backend and the client (0: same priority as everything else)
 # KEEP_WORK=1 keeps the temp dir (configs, callgrind dumps: callgrind_annotate them).
 set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$HERE/lib.sh"
+STOP_WAIT_S=30       # valgrind writes its final dump after SIGTERM
+CHECK_MAX_TIME=30    # the gateway runs under valgrind
 
 BIN=""
 OLD=""
@@ -61,37 +66,9 @@ for b in $BIN $OLD $NEW; do [ -x "$b" ] || { echo "callgrind.sh: '$b' is not an 
 [ -n "$BIN" ] && BIN="$(realpath "$BIN")"
 [ -n "$OLD" ] && { OLD="$(realpath "$OLD")"; NEW="$(realpath "$NEW")"; }
 
-HERE="$(cd "$(dirname "$0")" && pwd)"
-for tool in valgrind callgrind_control nginx python3 openssl curl; do
-  command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
-  command -v "$tool" >/dev/null ||
-    { echo "callgrind.sh: '$tool' not found (deploy/install-deps.sh bench; apt-get install valgrind)" >&2; exit 1; }
-done
+need_tools "deploy/install-deps.sh bench; apt-get install valgrind" valgrind callgrind_control nginx python3 openssl curl
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-callgrind.XXXXXX")"
-PIDS=()
-NAMES=()
-# stop PID NAME: SIGTERM, bounded wait (30 s: valgrind writes its final dump), then SIGKILL.
-stop() {
-  local pid="$1" name="$2" n
-  kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  for (( n=0; n<300; n++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "callgrind.sh: $name (pid $pid) ignored SIGTERM, killing" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {  # every process this script started, by PID, newest first
-  local i
-  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do stop "${PIDS[$i]}" "${NAMES[$i]}"; done
-  if [ -n "${KEEP_WORK:-}" ]; then echo "callgrind.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-chmod 755 "$WORK"   # nginx workers drop to "nobody" when started as root
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+setup_work callgrind
 
 # The peers' priority: only if this user may set it (nice -n -10 without root just warns).
 PEER=()
@@ -103,71 +80,9 @@ if [ "$PEER_NICE" != 0 ]; then
   fi
 fi
 
-ISS="https://auth.bench.local"
-AUD="bench-api"
 HS_SECRET="$(openssl rand -hex 32)"
 RESULTS="$WORK/callgrind.tsv"
 : > "$RESULTS"
-
-free_ports() {  # free_ports N: N distinct free 127.0.0.1 ports
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
-# The same helpers as run.sh and ab.sh (kept in step by hand).
-render() {  # render TEMPLATE OUT KEY=VALUE...
-  local tpl="$1" out="$2"; shift 2
-  python3 - "$tpl" "$out" "$@" <<'PY'
-import re, sys
-tpl, out, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
-text = open(tpl).read()
-for p in pairs:
-    k, v = p.split("=", 1)
-    text = text.replace("@" + k + "@", v)
-left = re.findall(r"@[A-Z_]+@", text)
-if left:
-    sys.exit(f"render {tpl}: no value for {sorted(set(left))}")
-open(out, "w").write(text)
-PY
-}
-# start NAME PORT WAIT_S CMD...: background, PID recorded (STARTED_PID), bounded wait for PORT.
-start() {
-  local name="$1" port="$2" wait_s="$3"; shift 3
-  "$@" >"$WORK/$name.log" 2>&1 &
-  local pid=$! n
-  PIDS+=("$pid"); NAMES+=("$name")
-  STARTED_PID=$pid
-  for (( n=0; n<wait_s*10; n++ )); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "callgrind.sh: $name exited during start-up:" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "callgrind.sh: $name not listening on 127.0.0.1:$port after $wait_s s" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
-}
-forget_last() {  # the last started process was stopped by hand: drop it from the cleanup list
-  unset 'PIDS[${#PIDS[@]}-1]' 'NAMES[${#NAMES[@]}-1]'
-}
-check() {  # check LABEL EXPECT_STATUS CURL_ARGS... (generous timeout: the gateway runs under valgrind)
-  local label="$1" want="$2"; shift 2
-  local got
-  got=$(curl -s -o "$WORK/check.body" -D "$WORK/check.headers" -w '%{http_code}' --max-time 30 "$@" || true)
-  if [ "$got" != "$want" ]; then
-    echo "callgrind.sh: sanity check '$label' expected $want, got $got" >&2
-    cat "$WORK/check.headers" "$WORK/check.body" >&2 2>/dev/null || true
-    exit 1
-  fi
-}
-header_is() {
-  local v
-  v=$(tr -d '\r' < "$WORK/check.headers" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" -F': ' 'tolower($1)==n {print $2}' | tail -1)
-  [ "$v" = "$2" ] || { echo "callgrind.sh: expected response header '$1: $2', got '$v'" >&2; exit 1; }
-}
 
 echo "== callgrind: case $CASE, $(date -u '+%Y-%m-%d %H:%M UTC'), $(valgrind --version)"
 if [ -n "$BIN" ]; then echo "   bin: $BIN"; else echo "   old: $OLD"; echo "   new: $NEW"; fi
@@ -177,20 +92,14 @@ echo "   work dir $WORK; load only on 127.0.0.1"
 
 # ---- backend (native, shared by every measurement) --------------------------------------
 read -r BACKEND_PORT < <(free_ports 1)
-mkdir -p "$WORK/backend-nginx-tmp"
-render "$HERE/templates/backend-nginx.conf" "$WORK/backend-nginx.conf" DIR="$WORK" BACKEND_PORT="$BACKEND_PORT" \
-  USER_LINE="$USER_LINE"
-start backend "$BACKEND_PORT" 10 "${PEER[@]}" nginx -p "$WORK" -e "$WORK/backend-nginx.startup.log" -c "$WORK/backend-nginx.conf"
-check "backend answers" 200 "http://127.0.0.1:$BACKEND_PORT/"
+start_backend "$BACKEND_PORT" "${PEER[@]}"
 
 TOKEN=""
 PATH_URL=/x
 if [ "$CASE" = hs256 ]; then
   # The template has an RS256 provider too; it needs a key file but is not used here.
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rs-private.pem" 2>/dev/null
-  openssl pkey -in "$WORK/rs-private.pem" -pubout -out "$WORK/rs-public.pem"
-  python3 "$HERE/gen_tokens.py" --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" \
-    --count 1 --ttl 7200 --out "$WORK/hs-token.txt" >/dev/null
+  rsa_keypair
+  gen_tokens HS256 1 "$WORK/hs-token.txt" >/dev/null
   TOKEN=$(head -1 "$WORK/hs-token.txt")
   PATH_URL=/hs/x
 fi
@@ -200,12 +109,7 @@ measure() {
   local label="$1" bin="$2" run="$3" port cfg pid out
   read -r port < <(free_ports 1)
   cfg="$WORK/authgate-$label-$run.yaml"
-  if [ "$CASE" = hs256 ]; then
-    render "$HERE/templates/authgate-jwt.yaml" "$cfg" BACKEND_PORT="$BACKEND_PORT" PORT="$port" \
-      HS_SECRET="$HS_SECRET" RS_PUBKEY="$WORK/rs-public.pem" ISS="$ISS" AUD="$AUD"
-  else
-    render "$HERE/templates/authgate-proxy.yaml" "$cfg" BACKEND_PORT="$BACKEND_PORT" PORT="$port"
-  fi
+  render_gateway "$CASE" "$cfg" "$port" "$BACKEND_PORT"
   "$bin" -c "$cfg" --check >/dev/null
   out="$WORK/cg-$label-$run"
   # --vgdb-prefix keeps valgrind's control pipes in $WORK (callgrind_control talks through them).
@@ -337,7 +241,7 @@ sys.exit(1 if non2xx or non2xx_warm else 0)
 PY
     { echo "callgrind.sh: client failed ($label run $run):" >&2; cat "$WORK/client-$label-$run.out" >&2; exit 1; }
   kill -0 "$pid" 2>/dev/null || { echo "callgrind.sh: authgate-$label-$run died" >&2; tail -20 "$WORK/authgate-$label-$run.log" >&2; exit 1; }
-  stop "$pid" "authgate-$label-$run"; forget_last
+  stop "$pid" "authgate-$label-$run"
   local dump="$out.$pid.1" reqs secs ir tot
   [ -s "$dump" ] || { echo "callgrind.sh: no callgrind dump $dump" >&2; ls "$WORK" >&2; exit 1; }
   grep -q '^desc: Trigger: dump measured' "$dump" || { echo "callgrind.sh: $dump is not the measured dump" >&2; exit 1; }

@@ -8,6 +8,9 @@
 # Usage: benchmarks/load/run.sh [--duration 10s] [--connections 50] [--case all|proxy|jwt|cors]
 #                               [--rounds 1] [--warmup 2s] [--tokens 20000] [--no-build]
 set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$HERE/lib.sh"
 
 DURATION=10s
 CONNECTIONS=50
@@ -32,29 +35,14 @@ while [ $# -gt 0 ]; do
 done
 case "$CASE" in all|proxy|jwt|cors) ;; *) echo "run.sh: --case must be all|proxy|jwt|cors" >&2; exit 2 ;; esac
 
-# "10s" / "2m" / "10" -> seconds (for the bounding timeouts only; wrk gets the string).
-seconds() {
-  local v="$1"
-  case "$v" in
-    *ms) echo 1 ;;
-    *s) echo "${v%s}" ;;
-    *m) echo $(( ${v%m} * 60 )) ;;
-    *h) echo $(( ${v%h} * 3600 )) ;;
-    *) echo "$v" ;;
-  esac
-}
 DUR_S=$(seconds "$DURATION")
 WARM_S=$(seconds "$WARMUP")
 [[ "$DUR_S" =~ ^[0-9]+$ && "$WARM_S" =~ ^[0-9]+$ && "$CONNECTIONS" =~ ^[0-9]+$ && "$ROUNDS" =~ ^[0-9]+$ ]] ||
   { echo "run.sh: bad --duration/--warmup/--connections/--rounds" >&2; exit 2; }
 
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-HERE="$ROOT/benchmarks/load"
+ROOT="$(cd "$HERE/../.." && pwd)"
 BUILD_DIR="$ROOT/build-bench"
-for tool in wrk nginx haproxy python3 openssl curl; do
-  command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
-  command -v "$tool" >/dev/null || { echo "run.sh: '$tool' not found (deploy/install-deps.sh bench)" >&2; exit 1; }
-done
+need_tools "deploy/install-deps.sh bench" wrk nginx haproxy python3 openssl curl
 
 if [ "$BUILD" = 1 ]; then
   echo "== building authgate (Release) in build-bench"
@@ -64,124 +52,18 @@ fi
 AUTHGATE="$BUILD_DIR/authgate"
 [ -x "$AUTHGATE" ] || { echo "run.sh: $AUTHGATE missing (drop --no-build)" >&2; exit 1; }
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/authgate-load.XXXXXX")"
-PIDS=()
-NAMES=()
-cleanup() {
-  local i pid n
-  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do
-    pid="${PIDS[$i]}"
-    kill -TERM "$pid" 2>/dev/null || continue
-  done
-  for (( i=${#PIDS[@]}-1; i>=0; i-- )); do
-    pid="${PIDS[$i]}"
-    for (( n=0; n<50; n++ )); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "run.sh: ${NAMES[$i]} (pid $pid) ignored SIGTERM, killing" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
-  if [ -n "${KEEP_WORK:-}" ]; then echo "run.sh: kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# nginx workers drop to "nobody" when started as root: let them reach their temp dirs.
-chmod 755 "$WORK"
-USER_LINE=""
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+setup_work load
 
-CLK_TCK=$(getconf CLK_TCK)
-ISS="https://auth.bench.local"
-AUD="bench-api"
 HS_SECRET="$(openssl rand -hex 32)"
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"
 
-# Free 127.0.0.1 ports, all distinct (held open together while chosen).
-read -r BACKEND_PORT P_NGINX P_HAPROXY P_HS P_RS P_AG_PROXY P_AG_JWT P_AG_CORS_S P_AG_CORS_L < <(python3 - <<'PY'
-import socket
-socks = []
-for _ in range(9):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-)
-
-# render TEMPLATE OUT KEY=VALUE...: replaces @KEY@ with VALUE (values may span lines);
-# a placeholder left unreplaced is an error.
-render() {
-  local tpl="$1" out="$2"; shift 2
-  python3 - "$tpl" "$out" "$@" <<'PY'
-import re, sys
-tpl, out, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
-text = open(tpl).read()
-for p in pairs:
-    k, v = p.split("=", 1)
-    text = text.replace("@" + k + "@", v)
-left = re.findall(r"@[A-Z_]+@", text)
-if left:
-    sys.exit(f"render {tpl}: no value for {sorted(set(left))}")
-open(out, "w").write(text)
-PY
-}
-
-# start NAME PORT CMD...: runs CMD in the background (logs in $WORK/NAME.log), records its
-# PID, and waits (bounded, 10 s) until PORT accepts connections.
-start() {
-  local name="$1" port="$2"; shift 2
-  "$@" >"$WORK/$name.log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid"); NAMES+=("$name")
-  eval "PID_${name//-/_}=$pid"
-  local n
-  for (( n=0; n<100; n++ )); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "run.sh: $name exited during start-up:" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
-    fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "run.sh: $name not listening on 127.0.0.1:$port after 10 s" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
-}
-pid_of() { local v="PID_${1//-/_}"; echo "${!v}"; }
-
-# CPU clock ticks (utime+stime, all threads) of a process and its direct children (the
-# nginx master's worker); children's exited descendants are not counted.
-ticks_of() {
-  local root="$1" total=0 p s f
-  for p in "$root" $(pgrep -P "$root" || true); do
-    s="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
-    s="${s##*) }"
-    read -r -a f <<< "$s"
-    total=$(( total + f[11] + f[12] ))
-  done
-  echo "$total"
-}
+read -r BACKEND_PORT P_NGINX P_HAPROXY P_HS P_RS P_AG_PROXY P_AG_JWT P_AG_CORS_S P_AG_CORS_L < <(free_ports 9)
 
 backend_accepts() {
   curl -s --max-time 2 "http://127.0.0.1:$BACKEND_PORT/__status" | awk 'NR==3 {print $1}'
 }
 
-# check LABEL EXPECT_STATUS CURL_ARGS...: one request; fails the run on a wrong status.
-check() {
-  local label="$1" want="$2"; shift 2
-  local got
-  got=$(curl -s -o "$WORK/check.body" -D "$WORK/check.headers" -w '%{http_code}' --max-time 5 "$@" || true)
-  if [ "$got" != "$want" ]; then
-    echo "run.sh: sanity check '$label' expected $want, got $got" >&2
-    cat "$WORK/check.headers" "$WORK/check.body" >&2 2>/dev/null || true
-    exit 1
-  fi
-}
-# header_is NAME VALUE: the last checked response had that header value.
-header_is() {
-  local v
-  v=$(tr -d '\r' < "$WORK/check.headers" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" -F': ' 'tolower($1)==n {print $2}' | tail -1)
-  if [ "$v" != "$2" ]; then
-    echo "run.sh: expected response header '$1: $2', got '$v'" >&2; cat "$WORK/check.headers" >&2; exit 1
-  fi
-}
 
 declare -A NEXT_INDEX
 # load CASE SUB PROXY_LABEL PROCESS_NAME URL [--tokens FILE | --lua SCRIPT ARGS] [wrk args...]
@@ -214,25 +96,20 @@ load() {
   if [ "$WARM_S" -gt 0 ]; then run_wrk "$WARMUP" "$WORK/warm.out" || true; fi
 
   local load0 acc0 t0 t1 acc1 out="$WORK/wrk-${kase}-${sub}-${label}.out"
-  load0=$(cut -d' ' -f1 /proc/loadavg)
+  load0=$(load1)
   acc0=$(backend_accepts)
   t0=$(ticks_of "$pid")
   run_wrk "$DURATION" "$out" --latency || { echo "run.sh: wrk failed:" >&2; cat "$out" >&2; exit 1; }
   t1=$(ticks_of "$pid")
   acc1=$(backend_accepts)
 
-  local reqs rps p50 p99 non2xx sockerr
-  reqs=$(awk '/requests in/ {print $1}' "$out")
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
-  p50=$(awk '$1=="50%" {print $2}' "$out")
-  p99=$(awk '$1=="99%" {print $2}' "$out")
-  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$out"); non2xx=${non2xx:-0}
-  sockerr=$(awk '/Socket errors:/ {gsub(",", ""); print $4+$6+$8+$10}' "$out"); sockerr=${sockerr:-0}
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kase" "$sub" "$label" "$ROUND" "$reqs" "$rps" \
-    "$p50" "$p99" "$((t1 - t0))" "$CLK_TCK" "$non2xx" "$sockerr" "$((acc1 - acc0))" "$load0" >> "$RESULTS"
+  parse_wrk "$out"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kase" "$sub" "$label" "$ROUND" "$WRK_REQS" \
+    "$WRK_RPS" "$WRK_P50" "$WRK_P99" "$((t1 - t0))" "$CLK_TCK" "$WRK_NON2XX" "$WRK_SOCKERR" "$((acc1 - acc0))" "$load0" \
+    >> "$RESULTS"
   printf '   %-22s %-16s %10s req/s  p50 %-9s p99 %-9s cpu %5.1f us/req  non-2xx %s  errors %s  load %s\n' \
-    "$kase/$sub" "$label" "$rps" "$p50" "$p99" \
-    "$(python3 -c "print(($t1-$t0)*1e6/$CLK_TCK/max(1,$reqs))")" "$non2xx" "$sockerr" "$load0"
+    "$kase/$sub" "$label" "$WRK_RPS" "$WRK_P50" "$WRK_P99" "$(us_per_req $((t1 - t0)) "$WRK_REQS")" \
+    "$WRK_NON2XX" "$WRK_SOCKERR" "$load0"
 }
 
 # pair ORDERED_LIST...: runs "load" for each spec, alternating the order every round so
@@ -258,24 +135,20 @@ echo "   backend: nginx, 1 worker, 'return 200 ok' (port $BACKEND_PORT); work di
 echo "   load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other processes' CPU is a confounder)"
 
 # ---- backend ---------------------------------------------------------------------------
-mkdir -p "$WORK/backend-nginx-tmp" "$WORK/nginx-proxy-tmp"
-render "$HERE/templates/backend-nginx.conf" "$WORK/backend-nginx.conf" DIR="$WORK" BACKEND_PORT="$BACKEND_PORT" \
-  USER_LINE="$USER_LINE"
-start backend "$BACKEND_PORT" nginx -p "$WORK" -e "$WORK/backend-nginx.startup.log" -c "$WORK/backend-nginx.conf"
-check "backend answers" 200 "http://127.0.0.1:$BACKEND_PORT/"
+mkdir -p "$WORK/nginx-proxy-tmp"
+start_backend "$BACKEND_PORT"
 
 # ---- keys, tokens, peers ---------------------------------------------------------------
 need_jwt=0; case "$CASE" in all|jwt) need_jwt=1 ;; esac
 need_haproxy=0; case "$CASE" in all|proxy|jwt) need_haproxy=1 ;; esac
 if [ "$need_jwt" = 1 ] || [ "$need_haproxy" = 1 ]; then
-  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/rs-private.pem" 2>/dev/null
-  openssl pkey -in "$WORK/rs-private.pem" -pubout -out "$WORK/rs-public.pem"
+  rsa_keypair
 fi
 if [ "$need_haproxy" = 1 ]; then
   render "$HERE/templates/haproxy.cfg" "$WORK/haproxy.cfg" BACKEND_PORT="$BACKEND_PORT" PORT_PROXY="$P_HAPROXY" \
     PORT_HS="$P_HS" PORT_RS="$P_RS" HS_SECRET="$HS_SECRET" RS_PUBKEY="$WORK/rs-public.pem" ISS="$ISS" AUD="$AUD"
   haproxy -c -q -f "$WORK/haproxy.cfg" || { echo "run.sh: haproxy config invalid" >&2; exit 1; }
-  start haproxy "$P_HAPROXY" haproxy -db -f "$WORK/haproxy.cfg"
+  start haproxy "$P_HAPROXY" 10 haproxy -db -f "$WORK/haproxy.cfg"
 fi
 
 # ---- case 1: plain reverse proxy -------------------------------------------------------
@@ -283,10 +156,10 @@ if [ "$CASE" = all ] || [ "$CASE" = proxy ]; then
   echo "== case proxy: plain reverse proxy, keep-alive upstream (pool of 32 idle)"
   render "$HERE/templates/nginx-proxy.conf" "$WORK/nginx-proxy.conf" DIR="$WORK" BACKEND_PORT="$BACKEND_PORT" \
     PORT="$P_NGINX" USER_LINE="$USER_LINE"
-  start nginx "$P_NGINX" nginx -p "$WORK" -e "$WORK/nginx-proxy.startup.log" -c "$WORK/nginx-proxy.conf"
-  render "$HERE/templates/authgate-proxy.yaml" "$WORK/authgate-proxy.yaml" BACKEND_PORT="$BACKEND_PORT" PORT="$P_AG_PROXY"
+  start nginx "$P_NGINX" 10 nginx -p "$WORK" -e "$WORK/nginx-proxy.startup.log" -c "$WORK/nginx-proxy.conf"
+  render_gateway proxy "$WORK/authgate-proxy.yaml" "$P_AG_PROXY" "$BACKEND_PORT"
   "$AUTHGATE" -c "$WORK/authgate-proxy.yaml" --check >/dev/null
-  start authgate-proxy "$P_AG_PROXY" "$AUTHGATE" -c "$WORK/authgate-proxy.yaml"
+  start authgate-proxy "$P_AG_PROXY" 10 "$AUTHGATE" -c "$WORK/authgate-proxy.yaml"
   for p in "$P_AG_PROXY" "$P_NGINX" "$P_HAPROXY"; do check "proxy on $p" 200 "http://127.0.0.1:$p/x"; done
   pair "proxy|plain|authgate|authgate-proxy|http://127.0.0.1:$P_AG_PROXY/x" \
        "proxy|plain|nginx|nginx|http://127.0.0.1:$P_NGINX/x" \
@@ -296,18 +169,15 @@ fi
 # ---- case 2: JWT -----------------------------------------------------------------------
 if [ "$need_jwt" = 1 ]; then
   echo "== case jwt: bearer token verification + iss/aud/exp/sub checks + X-User-Id forwarding"
-  render "$HERE/templates/authgate-jwt.yaml" "$WORK/authgate-jwt.yaml" BACKEND_PORT="$BACKEND_PORT" PORT="$P_AG_JWT" \
-    HS_SECRET="$HS_SECRET" RS_PUBKEY="$WORK/rs-public.pem" ISS="$ISS" AUD="$AUD"
+  render_gateway jwt "$WORK/authgate-jwt.yaml" "$P_AG_JWT" "$BACKEND_PORT"
   "$AUTHGATE" -c "$WORK/authgate-jwt.yaml" --check >/dev/null
-  start authgate-jwt "$P_AG_JWT" "$AUTHGATE" -c "$WORK/authgate-jwt.yaml"
+  start authgate-jwt "$P_AG_JWT" 10 "$AUTHGATE" -c "$WORK/authgate-jwt.yaml"
 
   HS_TOKEN=$("$AUTHGATE" token --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" --sub bench-user --ttl 2h)
   RS_TOKEN=$("$AUTHGATE" token --alg RS256 --key "$WORK/rs-private.pem" --iss "$ISS" --aud "$AUD" --sub bench-user --ttl 2h)
   echo "   generating $TOKENS distinct RS256 and HS256 tokens (gen_tokens.py)"
-  python3 "$HERE/gen_tokens.py" --alg RS256 --key "$WORK/rs-private.pem" --iss "$ISS" --aud "$AUD" \
-    --count "$TOKENS" --ttl 7200 --out "$WORK/rs-tokens.txt"
-  python3 "$HERE/gen_tokens.py" --alg HS256 --secret "$HS_SECRET" --iss "$ISS" --aud "$AUD" \
-    --count "$TOKENS" --ttl 7200 --out "$WORK/hs-tokens.txt"
+  gen_tokens RS256 "$TOKENS" "$WORK/rs-tokens.txt"
+  gen_tokens HS256 "$TOKENS" "$WORK/hs-tokens.txt"
   RS_FRESH_SAMPLE=$(sed -n '7p' "$WORK/rs-tokens.txt")
   HS_FRESH_SAMPLE=$(sed -n '7p' "$WORK/hs-tokens.txt")
   # Change the signature's first character: its 6 bits are all signature bits. (The last
@@ -387,7 +257,7 @@ PY
       PORT="$port" ORIGINS="$(cat "$WORK/$size-origins")" REGEXES="$(cat "$WORK/$size-regexes")" \
       POLICY_NOTE="Policy: $size."
     "$AUTHGATE" -c "$WORK/authgate-cors-$size.yaml" --check >/dev/null
-    start "authgate-cors-$size" "$port" "$AUTHGATE" -c "$WORK/authgate-cors-$size.yaml"
+    start "authgate-cors-$size" "$port" 10 "$AUTHGATE" -c "$WORK/authgate-cors-$size.yaml"
     check "cors $size GET" 200 -H "Origin: https://tenant-3.example.com" "http://127.0.0.1:$port/x"
     header_is Access-Control-Allow-Origin https://tenant-3.example.com
     check "cors $size preflight" 204 -X OPTIONS -H "Origin: https://app.example.com" \
