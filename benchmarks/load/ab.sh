@@ -28,7 +28,7 @@ CONNECTIONS=50
 WARMUP=2s
 WAIT_LOAD=""
 WAIT_MAX=600
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --old) OLD="$2"; shift 2 ;;
