@@ -113,7 +113,4 @@ std::unique_ptr<TokenCache> make_token_cache(std::uint64_t max_entries);
 std::string remove_cookie(std::string_view cookie_header, std::string_view name);   // "" if nothing left
 std::string remove_query_param(std::string_view query, std::string_view name);      // without '?'
 
-// `authgate token ...` CLI; returns the process exit code.
-int token_command(int argc, char** argv);
-
 }  // namespace authgate::jwt
