@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "jwt/authenticator.h"
+#include "jwt/jws.h"
 #include "jwt/provider.h"
 #include "jwt/signer.h"
 #include "jwt/token_cache.h"

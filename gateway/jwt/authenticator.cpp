@@ -6,9 +6,12 @@
 #include <mutex>
 #include <cctype>
 
+#include <spdlog/spdlog.h>
+
 #include "config/strings.h"
 #include "jwt/claim_rules.h"
 #include "jwt/jwks_fetcher.h"
+#include "jwt/jws.h"
 #include "jwt/provider.h"
 #include "jwt/token_cache.h"
 
@@ -31,7 +34,7 @@ std::shared_ptr<ProviderSet> ProviderSet::create(const config::Jwt& jwt, config:
     auto set = std::shared_ptr<ProviderSet>(new ProviderSet());
     for (const auto& cfg : jwt.providers) {
         auto p = Provider::create(cfg, diag);
-        p->attach_signal(set->impl_->signal);
+        p->key_store().attach_signal(set->impl_->signal);
         set->impl_->providers.push_back(std::move(p));
     }
     auto& headers = set->impl_->identity_headers;
@@ -63,7 +66,9 @@ void ProviderSet::carry_over_keys(const ProviderSet& previous) {
     // By URL, not by name: the keys belong to the issuer's endpoint.
     for (const auto& p : impl_->providers) {
         for (const auto& old : previous.impl_->providers) {
-            if (p->carry_over_fetched(*old)) break;
+            if (!p->key_store().carry_over_fetched(old->key_store())) continue;
+            spdlog::debug("jwt provider {}: starts with the keys last fetched from {}", p->name(), p->jwks_url());
+            break;
         }
     }
 }
@@ -94,7 +99,7 @@ void ProviderSet::stop() {
 }
 
 void ProviderSet::set_kid_refetch_cooldown(std::chrono::milliseconds cooldown) {
-    for (const auto& p : impl_->providers) p->set_kid_refetch_cooldown(cooldown);
+    for (const auto& p : impl_->providers) p->key_store().set_refetch_cooldown(cooldown);
 }
 
 bool ProviderSet::wait_for_first_fetch(std::chrono::milliseconds timeout) const {
@@ -210,7 +215,7 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
     if (cache) {
         for (std::size_t i : users) {
             const Provider& p = *providers_[i];
-            auto hit = cache->find(p.id(), token, token_hash, p.generation());
+            auto hit = cache->find(p.id(), token, token_hash, p.key_store().generation());
             if (!hit) continue;
             if (Status s = p.recheck(*hit, now); s != Status::ok) {
                 cache->erase(p.id(), token);  // expired entries leave at once

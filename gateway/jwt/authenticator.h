@@ -71,7 +71,7 @@ public:
     // the proxy removes them from every client request.
     const std::vector<std::string>& identity_headers() const;
     // Reload: every jwks_url provider starts with the last keys a provider of `previous`
-    // fetched from the same URL (Provider::carry_over_fetched). Call before start().
+    // fetched from the same URL (KeyStore::carry_over_fetched). Call before start().
     void carry_over_keys(const ProviderSet& previous);
     // A fetcher for this set's jwks_url providers, not started; null when none has a
     // jwks_url. The caller owns it, starts it and stops it: the server does so on its

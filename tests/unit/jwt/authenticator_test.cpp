@@ -196,20 +196,20 @@ TEST_F(AuthTest, CacheHitSkipsVerification) {
     auto first = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());
     ASSERT_TRUE(first.verified);
     EXPECT_EQ(cache->size(), 0u);
-    const auto once = provider.signature_checks();
+    const auto once = provider.verifier().signature_checks();
     auto second = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());
     ASSERT_TRUE(second.verified);
-    EXPECT_EQ(provider.signature_checks(), once + 1);
+    EXPECT_EQ(provider.verifier().signature_checks(), once + 1);
     EXPECT_EQ(cache->size(), 1u);
-    const auto checks = provider.signature_checks();
+    const auto checks = provider.verifier().signature_checks();
     auto third = auth->authenticate(FakeRequest().bearer(token), kNow + 1, cache.get());
     EXPECT_EQ(third.verified, second.verified);  // same shared object
-    EXPECT_EQ(provider.signature_checks(), checks);
+    EXPECT_EQ(provider.verifier().signature_checks(), checks);
     EXPECT_EQ(cache->hits(), 1u);
     // Route rules still apply on hits.
     auto other_rules = route({"a"}, Mode::required, {{"sub", {"bob"}}});
     EXPECT_EQ(other_rules->authenticate(FakeRequest().bearer(token), kNow, cache.get()).action, Action::deny_403);
-    EXPECT_EQ(provider.signature_checks(), checks);
+    EXPECT_EQ(provider.verifier().signature_checks(), checks);
 }
 
 TEST_F(AuthTest, CacheRespectsExpiry) {
@@ -232,7 +232,7 @@ TEST_F(AuthTest, CacheInvalidatedByKeySetGeneration) {
     jwt.providers = {cfg};
     auto set = ProviderSet::create(jwt, diag_);
     auto provider = std::const_pointer_cast<Provider>(set->find("rot"));
-    provider->publish_fetched({Key::from_jwk(jwk_for("rsa", "k1")).key});
+    provider->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa", "k1")).key});
     config::RouteAuth ra;
     ra.none = false;
     ra.providers = {"rot"};
@@ -242,7 +242,7 @@ TEST_F(AuthTest, CacheInvalidatedByKeySetGeneration) {
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(auth->authenticate(FakeRequest().bearer(token), kNow, cache.get()).verified);
     EXPECT_EQ(cache->hits(), 1u);  // verified, verified and cached, hit
     // Rotation removes k1: the cached verification must not survive it.
-    provider->publish_fetched({Key::from_jwk(jwk_for("rsa2", "k2")).key});
+    provider->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa2", "k2")).key});
     auto after = auth->authenticate(FakeRequest().bearer(token), kNow, cache.get());
     EXPECT_EQ(after.status, Status::unknown_kid);
     EXPECT_EQ(cache->hits(), 1u);

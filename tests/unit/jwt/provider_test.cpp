@@ -139,7 +139,7 @@ TEST_F(ProviderVerify, KidSelection) {
     auto k2 = Key::from_jwk(jwk_for("p256b", "k2")).key;
     auto p = make({"ES256"}, {k1, k2});
     EXPECT_EQ(verify(*p, sign_token(Algorithm::ES256, *private_key("p256b"), claims(), {{"kid", "k2"}})), Status::ok);
-    EXPECT_EQ(p->signature_checks(), 1u);  // went straight to k2
+    EXPECT_EQ(p->verifier().signature_checks(), 1u);  // went straight to k2
     // Right kid, wrong key: signature invalid.
     EXPECT_EQ(verify(*p, sign_token(Algorithm::ES256, *private_key("p256"), claims(), {{"kid", "k2"}})),
               Status::signature_invalid);
@@ -229,16 +229,16 @@ TEST_F(ProviderVerify, JwksUrlNeverFetchedIsUnavailable) {
 
 TEST_F(ProviderVerify, KeySetIsSharedAndGenerationChangesOnPublish) {
     auto p = make({"RS256"}, {}, [](auto& c) { c.keys.jwks_url = "http://127.0.0.1:1/jwks"; });
-    EXPECT_EQ(p->generation(), 0u);
-    p->publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
-    const auto g1 = p->generation();
+    EXPECT_EQ(p->key_store().generation(), 0u);
+    p->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
+    const auto g1 = p->key_store().generation();
     EXPECT_NE(g1, 0u);
     EXPECT_EQ(p->key_set(), p->key_set());  // per-thread copy reused
     EXPECT_TRUE(p->ever_fetched());
     EXPECT_EQ(verify(*p, sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "a"}})), Status::ok);
-    p->publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
-    EXPECT_GT(p->generation(), g1);
-    EXPECT_EQ(p->key_set()->generation, p->generation());
+    p->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
+    EXPECT_GT(p->key_store().generation(), g1);
+    EXPECT_EQ(p->key_set()->generation, p->key_store().generation());
     EXPECT_EQ(verify(*p, sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "a"}})),
               Status::unknown_kid);
 }
@@ -251,11 +251,11 @@ TEST_F(ProviderVerify, CarryOverTakesTheFetchedKeysOfTheSameUrlOnly) {
     const auto rs = sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "a"}});
 
     auto next = make({"RS256", "HS256"}, {secret_key(new_secret)}, url("http://127.0.0.1:1/jwks"));
-    EXPECT_FALSE(next->carry_over_fetched(*old));  // nothing fetched yet: nothing to carry
+    EXPECT_FALSE(next->key_store().carry_over_fetched(old->key_store()));  // nothing fetched yet: nothing to carry
     EXPECT_FALSE(next->ever_fetched());
 
-    old->publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
-    EXPECT_TRUE(next->carry_over_fetched(*old));
+    old->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
+    EXPECT_TRUE(next->key_store().carry_over_fetched(old->key_store()));
     EXPECT_TRUE(next->ever_fetched());
     EXPECT_EQ(verify(*next, rs), Status::ok);
     // Static keys come from the new config, never from the old provider's set.
@@ -266,20 +266,20 @@ TEST_F(ProviderVerify, CarryOverTakesTheFetchedKeysOfTheSameUrlOnly) {
 
     // A fetch of its own that already landed is newer: left alone.
     auto fetched = make({"RS256"}, {}, url("http://127.0.0.1:1/jwks"));
-    fetched->publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
-    const auto gen = fetched->generation();
-    EXPECT_FALSE(fetched->carry_over_fetched(*old));
-    EXPECT_EQ(fetched->generation(), gen);
+    fetched->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
+    const auto gen = fetched->key_store().generation();
+    EXPECT_FALSE(fetched->key_store().carry_over_fetched(old->key_store()));
+    EXPECT_EQ(fetched->key_store().generation(), gen);
     EXPECT_EQ(verify(*fetched, rs), Status::unknown_kid);
 
     // Another URL, or none: starts as it would without a previous config.
     auto moved = make({"RS256"}, {}, url("http://127.0.0.1:2/jwks"));
-    EXPECT_FALSE(moved->carry_over_fetched(*old));
+    EXPECT_FALSE(moved->key_store().carry_over_fetched(old->key_store()));
     EXPECT_EQ(verify(*moved, rs), Status::keys_unavailable);
     auto file_only = make({"RS256"}, {Key::from_jwk(jwk_for("rsa2", "b")).key});
-    EXPECT_FALSE(file_only->carry_over_fetched(*old));
+    EXPECT_FALSE(file_only->key_store().carry_over_fetched(old->key_store()));
     EXPECT_EQ(verify(*file_only, rs), Status::unknown_kid);
-    EXPECT_FALSE(old->carry_over_fetched(*old));
+    EXPECT_FALSE(old->key_store().carry_over_fetched(old->key_store()));
 }
 
 }  // namespace
