@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <mutex>
+#include <cassert>
 #include <cctype>
 
 #include <spdlog/spdlog.h>
@@ -276,24 +277,18 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
 
 }  // namespace
 
-std::shared_ptr<const Authenticator> Authenticator::create(const config::RouteAuth& auth, const ProviderSet& providers,
-                                                           config::Diagnostics& diag) {
+std::shared_ptr<const Authenticator> Authenticator::create(const config::RouteAuth& auth,
+                                                           const ProviderSet& providers) {
+    // The references and the shape of auth (known providers, at least one, a value per
+    // claim rule) are the loader's to check (config/loader.cpp). A RouteAuth built by hand
+    // that breaks them fails closed: unknown providers accept nothing, a route without
+    // providers refuses every token, a claim rule without values matches none.
     if (auth.none) return std::make_shared<NoAuth>();
     std::vector<std::shared_ptr<const Provider>> list;
-    for (std::size_t i = 0; i < auth.providers.size(); ++i) {
-        const auto& name = auth.providers[i];
+    for (const auto& name : auth.providers) {
         auto p = providers.find(name);
-        const std::string item = "providers[" + std::to_string(i) + "]";
-        const auto& mark = auth.marks.keys.count(item) ? auth.marks.at(item) : auth.marks.at("providers");
-        if (!p) {
-            diag.error(mark, "unknown jwt provider \"" + name + "\"");
-            continue;
-        }
-        list.push_back(std::move(p));
-    }
-    if (auth.providers.empty()) diag.error(auth.marks.self, "auth: at least one provider is required");
-    for (const auto& [claim, values] : auth.claims) {
-        if (values.empty()) diag.error(auth.marks.at("claims"), "auth claims: rule for " + claim + " lists no value");
+        assert(p && "the loader checks provider names");
+        if (p) list.push_back(std::move(p));
     }
     return std::make_shared<RouteAuthenticator>(auth.mode, std::move(list), ClaimRules(auth.claims));
 }

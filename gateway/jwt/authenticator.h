@@ -58,8 +58,9 @@ struct AuthOutcome {
     bool strip_token = false;                  // provider asks to strip it upstream
 };
 
-// All providers of a config, compiled once per snapshot. create() reports problems
-// (unreadable key file, bad algorithm name, bad JWKS) into diag with the config marks.
+// All providers of a config, compiled once per snapshot. create() reports what only the
+// key material can tell (unreadable key file, bad JWKS, unusable key) into diag with the
+// config marks; the config's shape is the loader's to check.
 class ProviderSet {
 public:
     static std::shared_ptr<ProviderSet> create(const config::Jwt& jwt, config::Diagnostics& diag);
@@ -97,9 +98,9 @@ private:
 
 class Authenticator {
 public:
-    // Compiles route auth against the providers; unknown provider names are reported.
-    static std::shared_ptr<const Authenticator> create(const config::RouteAuth& auth, const ProviderSet& providers,
-                                                       config::Diagnostics& diag);
+    // Compiles route auth against the providers. Nothing to report: the loader checked the
+    // provider names and the rules (a hand-built RouteAuth that breaks them fails closed).
+    static std::shared_ptr<const Authenticator> create(const config::RouteAuth& auth, const ProviderSet& providers);
     virtual ~Authenticator() = default;
     // now: unix seconds. cache may be null (no caching).
     virtual AuthOutcome authenticate(const RequestView& request, std::int64_t now, TokenCache* cache) const = 0;

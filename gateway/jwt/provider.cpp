@@ -1,6 +1,7 @@
 #include "jwt/provider.h"
 
 #include <algorithm>
+#include <cassert>
 #include <fstream>
 #include <sstream>
 
@@ -28,13 +29,8 @@ ClaimsValidator::Options validator_options(const config::JwtProvider& cfg) {
     return o;
 }
 
-const config::Mark& item_mark(const config::Marks& marks, const std::string& key, std::size_t i) {
-    const std::string item = key + "[" + std::to_string(i) + "]";
-    if (marks.keys.count(item)) return marks.at(item);
-    return marks.at(key);
-}
-
-// The allow-list in config order; names that are not algorithms allow nothing.
+// The allow-list in config order. Names the loader refused ("none", unknown ones) are
+// not in a loaded config; in one built by hand they allow nothing.
 std::vector<Algorithm> allowed_algorithms(const config::JwtProvider& cfg) {
     std::vector<Algorithm> out;
     for (const auto& name : cfg.algorithms) {
@@ -153,30 +149,15 @@ std::shared_ptr<Provider> Provider::create_with_keys(const config::JwtProvider& 
 std::shared_ptr<Provider> Provider::compile(const config::JwtProvider& cfg, std::vector<KeyPtr> keys,
                                             const std::vector<const config::Mark*>& sources,
                                             config::Diagnostics& diag) {
+    // The loader's rules (config/loader.cpp), not repeated here: a non-empty allow-list of
+    // known algorithms, a key source, an http(s) jwks_url, a positive jwks_refresh.
+    assert(!cfg.keys.jwks_url || cfg.keys.jwks_refresh > config::Duration::zero());
     const std::string who = "jwt provider " + cfg.name + ": ";
-    if (cfg.algorithms.empty()) diag.error(cfg.marks.at("algorithms"), who + "algorithms: at least one is required");
-    for (std::size_t i = 0; i < cfg.algorithms.size(); ++i) {
-        const auto& name = cfg.algorithms[i];
-        if (parse_algorithm(name)) continue;
-        if (name == "none" || name == "None" || name == "NONE")
-            diag.error(item_mark(cfg.marks, "algorithms", i), who + "algorithm \"none\" is never accepted");
-        else
-            diag.error(item_mark(cfg.marks, "algorithms", i), who + "unknown algorithm \"" + name + "\"");
-    }
-    const auto& k = cfg.keys;
-    if (!k.secret && !k.secret_base64 && !k.public_key_file && !k.jwks_file && !k.jwks_url && keys.empty())
-        diag.error(k.marks.self, who + "keys: at least one key source is required");
-    if (k.jwks_url) {
-        const std::string& url = *k.jwks_url;
-        if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
-            diag.error(k.marks.at("jwks_url"), who + "jwks_url must be an http:// or https:// URL");
-        if (k.jwks_refresh <= config::Duration::zero())
-            diag.error(k.marks.at("jwks_refresh"), who + "jwks_refresh must be positive");
-    }
     auto p = std::shared_ptr<Provider>(new Provider(cfg, keys));
     const AlgorithmSet& allowed = p->verifier().algorithms();
-    // A key no allowed algorithm can use is dead weight (warning); no usable key at all
-    // (and no JWKS URL that may bring one) means every token would fail (error).
+    // What only the keys can tell. A key no allowed algorithm can use is dead weight
+    // (warning); no usable key at all (and no JWKS URL that may bring one) means every
+    // token would fail (error).
     bool any_usable = false;
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const Key& key = *keys[i];
@@ -187,8 +168,10 @@ std::shared_ptr<Provider> Provider::compile(const config::JwtProvider& cfg, std:
         }
         if (!usable && !allowed.empty())
             diag.warning(cfg.keys.marks.self, who + "a " + family_name(key) + " matches none of the algorithms");
+        // RFC 7518 3.2: an HMAC key at least as long as the hash output. Here, not in the
+        // loader: secrets also come from secret_base64 and jwks_file.
         if (usable && key.family() == KeyFamily::hmac && key.bits() < 256)
-            diag.warning(cfg.keys.marks.self, who + "HMAC secret shorter than 32 bytes is weak");
+            diag.warning(*sources[i], who + "HMAC secret is shorter than 32 bytes; tokens signed with it are easy to forge");
         any_usable = any_usable || usable;
     }
     if (!keys.empty() && !any_usable && !cfg.keys.jwks_url && !allowed.empty())
