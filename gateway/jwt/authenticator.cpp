@@ -3,9 +3,9 @@
 
 #include <algorithm>
 #include <array>
-#include <mutex>
 #include <cassert>
 #include <cctype>
+#include <mutex>
 
 #include <spdlog/spdlog.h>
 
