@@ -1,6 +1,7 @@
 #include "jwt/provider.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <fstream>
 #include <sstream>
