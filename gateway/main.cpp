@@ -9,7 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
-#include "jwt/authenticator.h"
+#include "jwt/token_command.h"
 #include "observe/access_log.h"
 #include "proxy/snapshot.h"
 #include "server/explain.h"

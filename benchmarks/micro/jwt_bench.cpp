@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "jwt/authenticator.h"
+#include "jwt/jws.h"
 #include "jwt/provider.h"
 #include "jwt/signer.h"
 #include "jwt/token_cache.h"
@@ -85,7 +86,7 @@ struct RouteFixture {
         ra.none = false;
         ra.providers = {"bench"};
         ra.claims = {{"roles", {"b"}}};
-        auth = Authenticator::create(ra, *set, diag);
+        auth = Authenticator::create(ra, *set);
         request.auth = "Bearer " + *make_token(alg, *bench_key(alg), {{"typ", "JWT"}}, bench_claims());
     }
 };

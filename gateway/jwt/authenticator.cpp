@@ -3,12 +3,16 @@
 
 #include <algorithm>
 #include <array>
-#include <mutex>
+#include <cassert>
 #include <cctype>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
 
 #include "config/strings.h"
 #include "jwt/claim_rules.h"
 #include "jwt/jwks_fetcher.h"
+#include "jwt/jws.h"
 #include "jwt/provider.h"
 #include "jwt/token_cache.h"
 
@@ -31,7 +35,7 @@ std::shared_ptr<ProviderSet> ProviderSet::create(const config::Jwt& jwt, config:
     auto set = std::shared_ptr<ProviderSet>(new ProviderSet());
     for (const auto& cfg : jwt.providers) {
         auto p = Provider::create(cfg, diag);
-        p->attach_signal(set->impl_->signal);
+        p->key_store().attach_signal(set->impl_->signal);
         set->impl_->providers.push_back(std::move(p));
     }
     auto& headers = set->impl_->identity_headers;
@@ -63,7 +67,9 @@ void ProviderSet::carry_over_keys(const ProviderSet& previous) {
     // By URL, not by name: the keys belong to the issuer's endpoint.
     for (const auto& p : impl_->providers) {
         for (const auto& old : previous.impl_->providers) {
-            if (p->carry_over_fetched(*old)) break;
+            if (!p->key_store().carry_over_fetched(old->key_store())) continue;
+            spdlog::debug("jwt provider {}: starts with the keys last fetched from {}", p->name(), p->jwks_url());
+            break;
         }
     }
 }
@@ -94,7 +100,7 @@ void ProviderSet::stop() {
 }
 
 void ProviderSet::set_kid_refetch_cooldown(std::chrono::milliseconds cooldown) {
-    for (const auto& p : impl_->providers) p->set_kid_refetch_cooldown(cooldown);
+    for (const auto& p : impl_->providers) p->key_store().set_refetch_cooldown(cooldown);
 }
 
 bool ProviderSet::wait_for_first_fetch(std::chrono::milliseconds timeout) const {
@@ -210,7 +216,7 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
     if (cache) {
         for (std::size_t i : users) {
             const Provider& p = *providers_[i];
-            auto hit = cache->find(p.id(), token, token_hash, p.generation());
+            auto hit = cache->find(p.id(), token, token_hash, p.key_store().generation());
             if (!hit) continue;
             if (Status s = p.recheck(*hit, now); s != Status::ok) {
                 cache->erase(p.id(), token);  // expired entries leave at once
@@ -271,24 +277,18 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
 
 }  // namespace
 
-std::shared_ptr<const Authenticator> Authenticator::create(const config::RouteAuth& auth, const ProviderSet& providers,
-                                                           config::Diagnostics& diag) {
+std::shared_ptr<const Authenticator> Authenticator::create(const config::RouteAuth& auth,
+                                                           const ProviderSet& providers) {
+    // The references and the shape of auth (known providers, at least one, a value per
+    // claim rule) are the loader's to check (config/loader.cpp). A RouteAuth built by hand
+    // that breaks them fails closed: unknown providers accept nothing, a route without
+    // providers refuses every token, a claim rule without values matches none.
     if (auth.none) return std::make_shared<NoAuth>();
     std::vector<std::shared_ptr<const Provider>> list;
-    for (std::size_t i = 0; i < auth.providers.size(); ++i) {
-        const auto& name = auth.providers[i];
+    for (const auto& name : auth.providers) {
         auto p = providers.find(name);
-        const std::string item = "providers[" + std::to_string(i) + "]";
-        const auto& mark = auth.marks.keys.count(item) ? auth.marks.at(item) : auth.marks.at("providers");
-        if (!p) {
-            diag.error(mark, "unknown jwt provider \"" + name + "\"");
-            continue;
-        }
-        list.push_back(std::move(p));
-    }
-    if (auth.providers.empty()) diag.error(auth.marks.self, "auth: at least one provider is required");
-    for (const auto& [claim, values] : auth.claims) {
-        if (values.empty()) diag.error(auth.marks.at("claims"), "auth claims: rule for " + claim + " lists no value");
+        assert(p && "the loader checks provider names");
+        if (p) list.push_back(std::move(p));
     }
     return std::make_shared<RouteAuthenticator>(auth.mode, std::move(list), ClaimRules(auth.claims));
 }

@@ -58,8 +58,9 @@ struct AuthOutcome {
     bool strip_token = false;                  // provider asks to strip it upstream
 };
 
-// All providers of a config, compiled once per snapshot. create() reports problems
-// (unreadable key file, bad algorithm name, bad JWKS) into diag with the config marks.
+// All providers of a config, compiled once per snapshot. create() reports what only the
+// key material can tell (unreadable key file, bad JWKS, unusable key) into diag with the
+// config marks; the config's shape is the loader's to check.
 class ProviderSet {
 public:
     static std::shared_ptr<ProviderSet> create(const config::Jwt& jwt, config::Diagnostics& diag);
@@ -71,7 +72,7 @@ public:
     // the proxy removes them from every client request.
     const std::vector<std::string>& identity_headers() const;
     // Reload: every jwks_url provider starts with the last keys a provider of `previous`
-    // fetched from the same URL (Provider::carry_over_fetched). Call before start().
+    // fetched from the same URL (KeyStore::carry_over_fetched). Call before start().
     void carry_over_keys(const ProviderSet& previous);
     // A fetcher for this set's jwks_url providers, not started; null when none has a
     // jwks_url. The caller owns it, starts it and stops it: the server does so on its
@@ -97,9 +98,9 @@ private:
 
 class Authenticator {
 public:
-    // Compiles route auth against the providers; unknown provider names are reported.
-    static std::shared_ptr<const Authenticator> create(const config::RouteAuth& auth, const ProviderSet& providers,
-                                                       config::Diagnostics& diag);
+    // Compiles route auth against the providers. Nothing to report: the loader checked the
+    // provider names and the rules (a hand-built RouteAuth that breaks them fails closed).
+    static std::shared_ptr<const Authenticator> create(const config::RouteAuth& auth, const ProviderSet& providers);
     virtual ~Authenticator() = default;
     // now: unix seconds. cache may be null (no caching).
     virtual AuthOutcome authenticate(const RequestView& request, std::int64_t now, TokenCache* cache) const = 0;
@@ -112,8 +113,5 @@ std::unique_ptr<TokenCache> make_token_cache(std::uint64_t max_entries);
 // Helpers for strip_token.
 std::string remove_cookie(std::string_view cookie_header, std::string_view name);   // "" if nothing left
 std::string remove_query_param(std::string_view query, std::string_view name);      // without '?'
-
-// `authgate token ...` CLI; returns the process exit code.
-int token_command(int argc, char** argv);
 
 }  // namespace authgate::jwt

@@ -59,6 +59,9 @@ bool has_scope(const boost::json::object& payload, const std::string& want) {
 
 Status ClaimRules::check(const boost::json::object& payload) const {
     for (const auto& [path, accepted] : rules_) {
+        // A rule accepting nothing (the loader refuses one; a hand-built config may not)
+        // refuses, even for "scope", where it would otherwise be vacuously met.
+        if (accepted.empty()) return Status::insufficient_scope;
         if (path == "scope") {
             for (const auto& want : accepted) {
                 if (!has_scope(payload, want)) return Status::insufficient_scope;

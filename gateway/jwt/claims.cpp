@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+
+#include "config/strings.h"
 
 namespace authgate::jwt {
 namespace {
@@ -20,6 +23,19 @@ Status read_time(const boost::json::object& payload, std::string_view name, std:
     if (!v) return Status::ok;
     out = numeric_date(*v);
     return out ? Status::ok : Status::claim_invalid;
+}
+
+// The rest only describes a check for a reader (a recorder is present).
+std::string json_text(const boost::json::value* v) {
+    if (!v) return "absent";
+    if (const auto* s = v->if_string()) return std::string(s->data(), s->size());
+    return boost::json::serialize(*v);
+}
+
+// Where a time claim stands against `now`, and the leeway.
+std::string when(std::int64_t t, std::int64_t now, std::int64_t leeway) {
+    return (t > now ? "in " + human_seconds(t - now) : human_seconds(now - t) + " ago") + ", leeway " +
+           human_seconds(leeway);
 }
 }  // namespace
 
@@ -39,55 +55,93 @@ ClaimsValidator::ClaimsValidator(Options options) : options_(std::move(options))
     options_.leeway_s = std::clamp<std::int64_t>(options_.leeway_s, 0, kClamp);
 }
 
-Status ClaimsValidator::check_time(const TimeClaims& t, std::int64_t now) const {
+Status ClaimsValidator::check_time(const TimeClaims& t, std::int64_t now, CheckRecorder* rec) const {
     const std::int64_t leeway = options_.leeway_s;
+    // One time claim: absent is not applicable; `late` says whether it fails now.
+    const auto check = [&](Check c, const std::optional<std::int64_t>& v, bool late, Status failure) {
+        if (!v) {
+            record_not_applicable(rec, c, "absent");
+            return Status::ok;
+        }
+        const Status s = late ? failure : Status::ok;
+        record(rec, c, s, [&] { return when(*v, now, leeway); });
+        return s;
+    };
     // RFC 7519 4.1.4: the token is valid strictly before exp.
-    if (t.exp && now - leeway >= *t.exp) return Status::token_expired;
-    if (t.nbf && now + leeway < *t.nbf) return Status::token_not_yet_valid;
-    if (t.iat && *t.iat > now + leeway) return Status::issued_in_future;
-    if (options_.max_lifetime_s) {
-        // A token without exp lives forever, which is over any limit.
-        if (!t.exp) return Status::lifetime_too_long;
-        const std::int64_t lifetime = t.iat ? *t.exp - *t.iat : *t.exp - now;
-        if (lifetime > *options_.max_lifetime_s) return Status::lifetime_too_long;
+    if (Status s = check(Check::exp, t.exp, t.exp && now - leeway >= *t.exp, Status::token_expired); s != Status::ok)
+        return s;
+    if (Status s = check(Check::nbf, t.nbf, t.nbf && now + leeway < *t.nbf, Status::token_not_yet_valid);
+        s != Status::ok)
+        return s;
+    if (Status s = check(Check::iat, t.iat, t.iat && *t.iat > now + leeway, Status::issued_in_future); s != Status::ok)
+        return s;
+    if (!options_.max_lifetime_s) {
+        record_not_applicable(rec, Check::max_lifetime, "not configured");
+        return Status::ok;
+    }
+    // A token without exp lives forever, which is over any limit.
+    const bool too_long = !t.exp || (t.iat ? *t.exp - *t.iat : *t.exp - now) > *options_.max_lifetime_s;
+    const Status s = too_long ? Status::lifetime_too_long : Status::ok;
+    record(rec, Check::max_lifetime, s, [&] { return "at most " + human_seconds(*options_.max_lifetime_s); });
+    return s;
+}
+
+Status ClaimsValidator::validate(const boost::json::object& payload, std::int64_t now, TimeClaims& t,
+                                 CheckRecorder* rec) const {
+    t = TimeClaims{};
+    Status types = read_time(payload, "exp", t.exp);
+    if (types == Status::ok) types = read_time(payload, "nbf", t.nbf);
+    if (types == Status::ok) types = read_time(payload, "iat", t.iat);
+    if (types != Status::ok) {
+        record(rec, Check::claim_types, types, [] { return std::string("exp, nbf and iat must be numbers"); });
+        return types;
+    }
+
+    if (options_.required.empty()) {
+        record_not_applicable(rec, Check::required_claims, "none configured");
+    } else {
+        const bool all = std::all_of(options_.required.begin(), options_.required.end(),
+                                     [&](const std::string& name) { return payload.contains(name); });
+        const Status s = all ? Status::ok : Status::claim_missing;
+        record(rec, Check::required_claims, s, [&] { return strings::join(options_.required); });
+        if (s != Status::ok) return s;
+    }
+    if (Status s = check_time(t, now, rec); s != Status::ok) return s;
+
+    if (options_.issuers.empty()) {
+        record_not_applicable(rec, Check::iss, "not configured");
+    } else {
+        const auto* iss = payload.if_contains("iss");
+        const Status s = !iss                                         ? Status::issuer_not_allowed
+                         : !iss->is_string()                          ? Status::claim_invalid
+                         : !contains(options_.issuers, iss->get_string()) ? Status::issuer_not_allowed
+                                                                      : Status::ok;
+        record(rec, Check::iss, s,
+               [&] { return json_text(iss) + "; allowed: " + strings::join(options_.issuers); });
+        if (s != Status::ok) return s;
+    }
+    if (options_.audiences.empty()) {
+        record_not_applicable(rec, Check::aud, "not configured");
+    } else {
+        const auto* aud = payload.if_contains("aud");
+        const Status s = check_audience(aud);
+        record(rec, Check::aud, s,
+               [&] { return json_text(aud) + "; allowed: " + strings::join(options_.audiences); });
+        if (s != Status::ok) return s;
     }
     return Status::ok;
 }
 
-Status ClaimsValidator::validate(const boost::json::object& payload, std::int64_t now, TimeClaims& t) const {
-    t = TimeClaims{};
-    if (Status s = read_time(payload, "exp", t.exp); s != Status::ok) return s;
-    if (Status s = read_time(payload, "nbf", t.nbf); s != Status::ok) return s;
-    if (Status s = read_time(payload, "iat", t.iat); s != Status::ok) return s;
-
-    for (const auto& name : options_.required) {
-        if (!payload.contains(name)) return Status::claim_missing;
+Status ClaimsValidator::check_audience(const boost::json::value* aud) const {
+    if (!aud) return Status::audience_not_allowed;
+    if (aud->is_string()) return contains(options_.audiences, aud->get_string()) ? Status::ok : Status::audience_not_allowed;
+    if (!aud->is_array()) return Status::claim_invalid;
+    bool any = false;
+    for (const auto& item : aud->get_array()) {
+        if (!item.is_string()) return Status::claim_invalid;
+        any = any || contains(options_.audiences, item.get_string());
     }
-    if (Status s = check_time(t, now); s != Status::ok) return s;
-
-    if (!options_.issuers.empty()) {
-        const auto* iss = payload.if_contains("iss");
-        if (!iss) return Status::issuer_not_allowed;
-        if (!iss->is_string()) return Status::claim_invalid;
-        if (!contains(options_.issuers, iss->get_string())) return Status::issuer_not_allowed;
-    }
-    if (!options_.audiences.empty()) {
-        const auto* aud = payload.if_contains("aud");
-        if (!aud) return Status::audience_not_allowed;
-        if (aud->is_string()) {
-            if (!contains(options_.audiences, aud->get_string())) return Status::audience_not_allowed;
-        } else if (aud->is_array()) {
-            bool any = false;
-            for (const auto& item : aud->get_array()) {
-                if (!item.is_string()) return Status::claim_invalid;
-                any = any || contains(options_.audiences, item.get_string());
-            }
-            if (!any) return Status::audience_not_allowed;
-        } else {
-            return Status::claim_invalid;
-        }
-    }
-    return Status::ok;
+    return any ? Status::ok : Status::audience_not_allowed;
 }
 
 }  // namespace authgate::jwt

@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "jwt/status.h"
+#include "jwt/token_checks.h"
 
 namespace authgate::jwt {
 
@@ -31,13 +32,17 @@ public:
 
     // Every check, in this order: exp/nbf/iat are numbers (claim_invalid), required claims,
     // time (exp, nbf, iat, lifetime), iss, aud. Fills `times` when the types are right.
-    Status validate(const boost::json::object& payload, std::int64_t now, TimeClaims& times) const;
+    // Each check is recorded into `rec` when there is one.
+    Status validate(const boost::json::object& payload, std::int64_t now, TimeClaims& times,
+                    CheckRecorder* rec = nullptr) const;
     // The time-dependent subset, for cache hits.
-    Status check_time(const TimeClaims& times, std::int64_t now) const;
+    Status check_time(const TimeClaims& times, std::int64_t now, CheckRecorder* rec = nullptr) const;
 
     const Options& options() const { return options_; }
 
 private:
+    Status check_audience(const boost::json::value* aud) const;  // aud present or not
+
     Options options_;
 };
 

@@ -171,7 +171,7 @@ struct JwksFetcher::Impl {
     asio::awaitable<void> run(Source& s) {
         Provider& p = *s.provider;
         for (;;) {
-            p.take_refetch_request();  // this fetch answers every request made so far
+            p.key_store().take_refetch_request();  // this fetch answers every request made so far
             std::string body;
             // Plain statements around co_await: GCC 12 miscompiles co_await inside ?: and
             // other compound expressions holding temporaries.
@@ -186,7 +186,7 @@ struct JwksFetcher::Impl {
                 } else {
                     for (const auto& skip : parsed.skipped) spdlog::info("jwks {}: {}", p.jwks_url(), skip);
                     spdlog::debug("jwks {}: {} keys", p.jwks_url(), parsed.keys.size());
-                    p.publish_fetched(std::move(parsed.keys));
+                    p.key_store().publish_fetched(std::move(parsed.keys));
                 }
             }
             const bool ok = error.empty();
@@ -194,12 +194,12 @@ struct JwksFetcher::Impl {
                 spdlog::warn("jwt provider {}: JWKS fetch from {} failed: {}{}", p.name(), p.jwks_url(), error,
                              p.ever_fetched() ? " (keeping the last good key set)" : " (no keys yet)");
             }
-            p.record_fetch(ok);
+            p.key_store().record_fetch(ok);
             {
                 std::lock_guard lock(mu);
                 if (stopped) co_return;
             }
-            if (p.refetch_pending()) continue;  // an unknown kid showed up during the fetch
+            if (p.key_store().refetch_pending()) continue;  // an unknown kid showed up during the fetch
             auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(p.jwks_refresh());
             if (!ok) wait = std::min(wait, options.retry_after_failure);
             s.timer.expires_after(wait);
@@ -219,9 +219,9 @@ JwksFetcher::JwksFetcher(std::vector<std::shared_ptr<Provider>> providers, Optio
         auto s = std::make_unique<Source>(p, impl_->ioc);
         s->url_ok = parse_http_url(p->jwks_url(), s->url);
         impl_->sources.push_back(std::move(s));
-        if (p->signal() &&
-            std::find(impl_->signals.begin(), impl_->signals.end(), p->signal()) == impl_->signals.end())
-            impl_->signals.push_back(p->signal());
+        const auto& signal = p->key_store().signal();
+        if (signal && std::find(impl_->signals.begin(), impl_->signals.end(), signal) == impl_->signals.end())
+            impl_->signals.push_back(signal);
     }
 }
 
@@ -247,7 +247,7 @@ void JwksFetcher::start() {
         sig->set_handler([impl] {
             asio::post(impl->ioc, [impl] {
                 for (auto& s : impl->sources) {
-                    if (s->provider->refetch_pending()) s->timer.cancel();
+                    if (s->provider->key_store().refetch_pending()) s->timer.cancel();
                 }
             });
         });

@@ -1,4 +1,5 @@
-// `authgate token ...`: prints a signed token for trying a deployment with curl.
+#include "jwt/token_command.h"
+
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -7,7 +8,6 @@
 
 #include <boost/json/parse.hpp>
 
-#include "jwt/authenticator.h"
 #include "jwt/signer.h"
 
 namespace authgate::jwt {

@@ -3,15 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <string>
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/rsa.h>
-
-#include "jwt/base64url.h"
 
 namespace authgate::jwt {
 namespace {
@@ -25,20 +21,6 @@ struct Digests {
 const Digests& digests() {
     static const Digests d;  // thread-safe one-time fetch
     return d;
-}
-
-enum class Decode { ok, bad_base64, bad_json };
-
-// base64url segment -> JSON object, allocated from `storage`. Boost.JSON's error_code
-// overload: no exceptions.
-Decode parse_object(std::string_view b64, std::string& scratch, boost::json::storage_ptr storage,
-                    boost::json::value& out) {
-    scratch.clear();
-    if (!base64url_decode(b64, scratch)) return Decode::bad_base64;
-    boost::system::error_code ec;
-    out = boost::json::parse(scratch, ec, std::move(storage));
-    if (ec || !out.is_object()) return Decode::bad_json;
-    return Decode::ok;
 }
 
 bool hmac_verify(Algorithm alg, const Key& key, std::string_view input, std::string_view sig) {
@@ -77,7 +59,74 @@ std::size_t der_integer(const unsigned char* v, std::size_t n, unsigned char* ou
     return i + n;
 }
 
+std::string kid_text(const ParsedToken& t) { return t.has_kid ? "kid " + t.kid : std::string("no kid"); }
+
 }  // namespace
+
+JwtVerifier::JwtVerifier(std::vector<Algorithm> algorithms, const KeyStore& keys)
+    : order_(std::move(algorithms)), keys_(keys) {
+    for (Algorithm a : order_) allowed_.add(a);
+}
+
+Status JwtVerifier::verify(const ParsedToken& t, std::uint64_t& generation, CheckRecorder* rec) const {
+    // The allow-list decides, never the token: "none" and unknown names have no Algorithm.
+    if (!t.alg || !allowed_.contains(*t.alg)) {
+        record(rec, Check::alg, Status::algorithm_not_allowed, [&] {
+            std::string allowed;
+            for (Algorithm a : order_) allowed += (allowed.empty() ? "" : ", ") + std::string(to_string(a));
+            return (t.alg ? std::string(to_string(*t.alg)) : std::string("none or unknown")) + "; allowed: " + allowed;
+        });
+        return Status::algorithm_not_allowed;
+    }
+    const Algorithm alg = *t.alg;
+    record(rec, Check::alg, Status::ok, [&] { return std::string(to_string(alg)); });
+
+    const KeySetPtr set = keys_.current();
+    if (!set || set->keys.empty())
+        return key_failed(t, keys_.awaiting_first_fetch() ? Status::keys_unavailable : Status::no_key, rec);
+
+    bool kid_known = !t.has_kid;
+    bool any_candidate_compatible = false;
+    bool verified = false;
+    for (const auto& key : set->keys) {
+        if (t.has_kid && key->has_kid()) {
+            if (key->kid() != t.kid) continue;
+            kid_known = true;
+        }
+        if (!key->compatible(alg)) continue;
+        any_candidate_compatible = true;
+        signature_checks_.fetch_add(1, std::memory_order_relaxed);
+        if (verify_signature(alg, *key, t.signing_input, t.signature)) {
+            verified = true;
+            break;
+        }
+    }
+    if (verified || any_candidate_compatible) {
+        record(rec, Check::key, Status::ok, [&] { return kid_text(t); });
+        const Status s = verified ? Status::ok : Status::signature_invalid;
+        record(rec, Check::signature, s, [&] { return std::string(to_string(alg)); });
+        if (verified) generation = set->generation;
+        return s;
+    }
+    const bool unavailable = keys_.awaiting_first_fetch();
+    if (kid_known) return key_failed(t, unavailable ? Status::keys_unavailable : Status::key_mismatch, rec);
+    if (unavailable) return key_failed(t, Status::keys_unavailable, rec);
+    keys_.request_refetch();  // maybe the issuer rotated keys: fetch soon, answer now
+    return key_failed(t, Status::unknown_kid, rec);
+}
+
+Status JwtVerifier::key_failed(const ParsedToken& t, Status why, CheckRecorder* rec) const {
+    record(rec, Check::key, why, [&] {
+        switch (why) {
+            case Status::keys_unavailable: return kid_text(t) + "; no keys: jwks_url not fetched";
+            case Status::no_key: return kid_text(t) + "; the provider has no keys";
+            case Status::unknown_kid: return kid_text(t) + ": no key has it";
+            case Status::key_mismatch: return kid_text(t) + "; no key of the type the algorithm needs";
+            default: return kid_text(t);
+        }
+    });
+    return why;
+}
 
 const EVP_MD* digest_for(Algorithm alg) {
     switch (digest_bytes(alg)) {
@@ -101,60 +150,6 @@ std::size_t ecdsa_raw_to_der(const unsigned char* raw, std::size_t half, unsigne
     out[i++] = static_cast<unsigned char>(body_len);
     std::memcpy(out + i, body, body_len);
     return i + body_len;
-}
-
-Status parse_token(std::string_view token, ParsedToken& out) {
-    if (token.size() > kMaxTokenBytes) return Status::token_too_large;
-    const std::size_t dot1 = token.find('.');
-    if (dot1 == std::string_view::npos) return Status::token_malformed;
-    const std::size_t dot2 = token.find('.', dot1 + 1);
-    if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
-        return Status::token_malformed;  // JWE (five segments) and junk alike
-    out.header_b64 = token.substr(0, dot1);
-    out.payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
-    out.signing_input = token.substr(0, dot2);
-    const std::string_view sig_b64 = token.substr(dot2 + 1);
-    if (out.header_b64.empty() || out.payload_b64.empty()) return Status::token_malformed;
-
-    std::string scratch;
-    scratch.reserve(base64url_decoded_max(std::max(out.header_b64.size(), out.payload_b64.size())));
-    // The header is only read here: it lives in a buffer on the stack (Boost.JSON spills
-    // to the heap only for an unusually large one) instead of a heap block per value.
-    unsigned char header_memory[1024];
-    boost::json::monotonic_resource header_resource(header_memory, sizeof header_memory);
-    boost::json::value header_value;
-    switch (parse_object(out.header_b64, scratch, &header_resource, header_value)) {
-        case Decode::ok: break;
-        case Decode::bad_base64: return Status::token_malformed;
-        case Decode::bad_json: return Status::header_invalid;
-    }
-    const auto& header = header_value.get_object();
-
-    // RFC 7515 4.1.11: extensions listed in crit must be understood; authgate implements none.
-    if (header.contains("crit")) return Status::crit_unsupported;
-    const auto* alg = header.if_contains("alg");
-    if (!alg || !alg->is_string()) return Status::header_invalid;
-    const auto& alg_name = alg->get_string();
-    out.alg = parse_algorithm(std::string_view(alg_name.data(), alg_name.size()));
-    out.has_kid = false;
-    out.kid.clear();
-    if (const auto* kid = header.if_contains("kid")) {
-        if (!kid->is_string()) return Status::header_invalid;
-        out.kid.assign(kid->get_string().data(), kid->get_string().size());
-        out.has_kid = true;
-    }
-
-    boost::json::value payload_value;
-    switch (parse_object(out.payload_b64, scratch, {}, payload_value)) {
-        case Decode::ok: break;
-        case Decode::bad_base64: return Status::token_malformed;
-        case Decode::bad_json: return Status::payload_invalid;
-    }
-    out.payload = std::move(payload_value.get_object());
-
-    out.signature.clear();
-    if (!base64url_decode(sig_b64, out.signature)) return Status::token_malformed;
-    return Status::ok;
 }
 
 bool verify_signature(Algorithm alg, const Key& key, std::string_view input, std::string_view sig) {

@@ -1,40 +1,48 @@
-// Compact JWS parsing (RFC 7515 section 7.1) and signature verification.
-// The algorithm used is the token's `alg` only after the provider allowed it and the key's
-// family agreed (provider.cpp); this file just does the cryptography right: HMAC compared
-// in constant time, RSA PKCS#1 v1.5 and PSS (salt = digest length), ECDSA with the JOSE
-// raw r||s form converted to DER, Ed25519.
+// Whether a parsed token was signed by one of a provider's keys: the allow-list, the key
+// by kid and type, the signature. The algorithm is the token's `alg` only after the
+// allow-list admitted it and the key's family agreed. The cryptography: HMAC compared in
+// constant time, RSA PKCS#1 v1.5 and PSS (salt = digest length), ECDSA with the JOSE raw
+// r||s form converted to DER, Ed25519.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
-#include <optional>
-#include <string>
+#include <cstdint>
 #include <string_view>
-
-#include <boost/json/object.hpp>
+#include <vector>
 
 #include "jwt/algorithm.h"
+#include "jwt/jws.h"
 #include "jwt/key.h"
+#include "jwt/key_store.h"
 #include "jwt/status.h"
+#include "jwt/token_checks.h"
 
 namespace authgate::jwt {
 
-// Tokens above this are refused before any decoding (memory and CPU bound per request).
-inline constexpr std::size_t kMaxTokenBytes = 16 * 1024;
+class JwtVerifier {
+public:
+    // `algorithms`: the allow-list, in config order (a report lists it so). `keys` must
+    // outlive the verifier (both belong to one Provider).
+    JwtVerifier(std::vector<Algorithm> algorithms, const KeyStore& keys);
 
-struct ParsedToken {
-    std::string_view header_b64;     // views into the token passed to parse_token
-    std::string_view payload_b64;
-    std::string_view signing_input;  // header_b64 "." payload_b64
-    std::string signature;           // decoded signature bytes
-    boost::json::object payload;
-    std::optional<Algorithm> alg;    // nullopt: "none" or a name authgate does not know
-    std::string kid;
-    bool has_kid = false;
+    // Allow-list, then a key: a key with a kid only serves tokens naming it, a key without
+    // one serves any token; then the signature. On ok, `generation` is the verifying key
+    // set's. An unknown kid asks the key store for a re-fetch. `rec` may be null.
+    Status verify(const ParsedToken& token, std::uint64_t& generation, CheckRecorder* rec = nullptr) const;
+
+    const AlgorithmSet& algorithms() const { return allowed_; }
+    // Signature checks performed (a cache hit performs none).
+    std::uint64_t signature_checks() const { return signature_checks_.load(std::memory_order_relaxed); }
+
+private:
+    Status key_failed(const ParsedToken& token, Status why, CheckRecorder* rec) const;
+
+    std::vector<Algorithm> order_;
+    AlgorithmSet allowed_;
+    const KeyStore& keys_;
+    mutable std::atomic<std::uint64_t> signature_checks_{0};
 };
-
-// Splits, decodes and parses; checks exactly three segments, JSON objects, `alg` a string,
-// `kid` a string when present, no `crit`. Never throws. On failure `out` is unspecified.
-Status parse_token(std::string_view token, ParsedToken& out);
 
 // Cryptographic check of `signature` over `signing_input` with `key` under `alg`.
 // The caller has checked key.compatible(alg). Clears the OpenSSL error queue on failure.

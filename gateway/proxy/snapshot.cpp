@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <ostream>
 
 #include <openssl/ssl.h>
@@ -101,23 +102,21 @@ std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Di
     for (const auto& r : c.routes) {
         RouteRuntime rt;
         rt.cfg = &r;
+        // The loader checked both references (config/loader.cpp); a config built by hand
+        // that breaks them compiles to nothing rather than to a route going nowhere.
         auto up = std::find_if(c.upstreams.begin(), c.upstreams.end(),
                                [&](const config::Upstream& u) { return u.name == r.upstream; });
-        if (up == c.upstreams.end()) {
-            diag.error(r.marks.at("upstream"), "route '" + r.name + "' names unknown upstream '" + r.upstream + "'");
-            continue;
-        }
+        assert(up != c.upstreams.end() && "the loader checks route upstreams");
+        if (up == c.upstreams.end()) return nullptr;
         rt.upstream = static_cast<std::size_t>(up - c.upstreams.begin());
         if (!r.cors.empty()) {
             auto it = std::find_if(snap->cors_policies.begin(), snap->cors_policies.end(),
                                    [&](const auto& p) { return p->name() == r.cors; });
-            if (it == snap->cors_policies.end()) {
-                diag.error(r.marks.at("cors"), "route '" + r.name + "' names unknown CORS policy '" + r.cors + "'");
-            } else {
-                rt.cors = *it;
-            }
+            assert(it != snap->cors_policies.end() && "the loader checks route CORS policies");
+            if (it == snap->cors_policies.end()) return nullptr;
+            rt.cors = *it;
         }
-        if (!r.auth.none && snap->providers) rt.auth = jwt::Authenticator::create(r.auth, *snap->providers, diag);
+        if (!r.auth.none && snap->providers) rt.auth = jwt::Authenticator::create(r.auth, *snap->providers);
         snap->routes.push_back(std::move(rt));
     }
     if (!diag.ok()) return nullptr;

@@ -8,6 +8,7 @@
 
 #include "jwt/authenticator.h"
 #include "jwt/extractor.h"
+#include "jwt/jws.h"
 #include "jwt/provider.h"
 #include "jwt/token_cache.h"
 #include "jwt/verifier.h"

@@ -17,7 +17,8 @@ using test::loaded_ok;
 using test::ScopedEnv;
 using test::TempDir;
 
-// Verbatim from /work/shared/spec/config.md.
+// A complete configuration as a user writes one: every section and option, with the
+// defaults and the comments a reader needs.
 constexpr const char* kSpecExample = R"yaml(server:
   listen: 0.0.0.0:8080              # host:port; also a list of them
   workers: 0                        # 0 or absent = one per CPU core

@@ -160,8 +160,9 @@ TEST(Jwt, KeyErrorsAndWarnings) {
         jwks_url: http://auth.internal/jwks
 )");
     ASSERT_TRUE(loaded_ok(w));
-    EXPECT_TRUE(has_warning(w, 6, 17, "HMAC secret is shorter than 32 bytes"));
     EXPECT_TRUE(has_warning(w, 7, 19, "plain http"));
+    // The short secret is the compile step's to report (one_message_test.cpp).
+    for (const auto& m : w.diag.warnings()) EXPECT_EQ(m.find("HMAC"), std::string::npos) << m;
 }
 
 TEST(Jwt, TokenSourceErrors) {

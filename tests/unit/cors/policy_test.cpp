@@ -193,7 +193,8 @@ TEST(PolicyActual, DisallowedOrAbsentOriginEmitsNothing) {
 }
 
 config::CorsPolicy spec_example() {
-    // The "web" policy of spec/config.md.
+    // A browser-app policy as users write it: one exact origin, one subdomain regex,
+    // credentials, an exposed header and a day of preflight caching.
     config::CorsPolicy cfg;
     cfg.name = "web";
     cfg.allow_origins = {"https://app.example.com"};

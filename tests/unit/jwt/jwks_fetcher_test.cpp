@@ -111,7 +111,7 @@ TEST_F(FetcherTest, UnknownKidFloodFetchesAtMostOncePerCooldown) {
     EXPECT_EQ(provider_->jwks_stats().kid_refetch_requests, 1u);
     for (int i = 0; i < 100; ++i) EXPECT_EQ(call(rsa_token("again-" + std::to_string(i))).status, Status::unknown_kid);
     EXPECT_EQ(provider_->jwks_stats().kid_refetch_requests, 1u);
-    EXPECT_FALSE(provider_->refetch_pending());
+    EXPECT_FALSE(provider_->key_store().refetch_pending());
     EXPECT_EQ(server_.requests(), 2);
 }
 

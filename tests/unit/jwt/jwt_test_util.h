@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "jwt/authenticator.h"
 #include "jwt/base64url.h"
+#include "jwt/jws.h"
 #include "jwt/key.h"
 #include "jwt/signer.h"
 #include "jwt/verifier.h"

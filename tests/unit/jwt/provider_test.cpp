@@ -72,7 +72,6 @@ TEST(ProviderCreate, ReportsProblemsAtTheirMarks) {
         {[](auto& c) { c.keys.secret_base64 = "***"; c.keys.marks.keys["secret_base64"] = mark(15); },
          "authgate.yaml:15:7:"},
         {[](auto& c) { c.keys.secret = ""; }, "empty"},
-        {[](auto& c) { c.keys.jwks_url = "ftp://x/jwks"; }, "http"},
     };
     for (auto& c : cases) {
         auto cfg = provider_config("p", {"RS256"});
@@ -84,26 +83,65 @@ TEST(ProviderCreate, ReportsProblemsAtTheirMarks) {
     }
 }
 
-TEST(ProviderCreate, AlgorithmListProblems) {
-    auto cfg = provider_config("p", {"RS256", "none", "HS999"});
-    cfg.keys.secret = "s";
-    cfg.marks.keys["algorithms[1]"] = mark(20);
+TEST(ProviderCreate, ReportsWhatOnlyTheKeysCanTell) {
+    auto cfg = provider_config("p", {"RS256"});
+    cfg.keys.secret = "a-secret-that-is-long-enough-for-hs256!!";
     config::Diagnostics diag;
     Provider::create(cfg, diag);
-    EXPECT_TRUE(has_error(diag, "authgate.yaml:20:7: jwt provider p: algorithm \"none\" is never accepted"));
-    EXPECT_TRUE(has_error(diag, "HS999"));
     // Only RS256 but only a secret: no key fits any algorithm.
     EXPECT_TRUE(has_error(diag, "no configured key can be used"));
+    ASSERT_EQ(diag.warnings().size(), 1u);
+    EXPECT_NE(diag.warnings().front().find("a HMAC secret matches none of the algorithms"), std::string::npos);
+}
 
-    config::Diagnostics d2;
-    auto empty = provider_config("p", {});
-    empty.keys.secret = "s";
-    Provider::create(empty, d2);
-    EXPECT_TRUE(has_error(d2, "at least one"));
+// RFC 7518 3.2, whatever the secret's source; reported where that source is written.
+TEST(ProviderCreate, ShortHmacSecretsWarnAtTheirSource) {
+    TempFile jwks(jwks_json({boost::json::object{{"kty", "oct"}, {"k", base64url_encode("short-jwks-secret")}}}),
+                  ".json");
+    struct Case {
+        std::function<void(config::JwtProvider&)> set;
+        int line;
+    } cases[] = {
+        {[](auto& c) { c.keys.secret = "short"; c.keys.marks.keys["secret"] = mark(31); }, 31},
+        {[](auto& c) { c.keys.secret_base64 = "c2hvcnQ="; c.keys.marks.keys["secret_base64"] = mark(32); }, 32},
+        {[&](auto& c) { c.keys.jwks_file = jwks.path(); c.keys.marks.keys["jwks_file"] = mark(33); }, 33},
+    };
+    for (auto& c : cases) {
+        auto cfg = provider_config("p", {"HS256"});
+        c.set(cfg);
+        config::Diagnostics diag;
+        Provider::create(cfg, diag);
+        EXPECT_TRUE(diag.ok()) << diag.errors().front();
+        ASSERT_EQ(diag.warnings().size(), 1u) << c.line;
+        EXPECT_EQ(diag.warnings().front(), "/etc/authgate.yaml:" + std::to_string(c.line) +
+                                               ":7: jwt provider p: HMAC secret is shorter than 32 bytes; tokens "
+                                               "signed with it are easy to forge");
+    }
+    // Long enough: nothing to say.
+    auto cfg = provider_config("p", {"HS256"});
+    cfg.keys.secret = "a-secret-that-is-long-enough-for-hs256!!";
+    config::Diagnostics diag;
+    Provider::create(cfg, diag);
+    EXPECT_TRUE(diag.warnings().empty());
+}
 
-    config::Diagnostics d3;
-    Provider::create(provider_config("p", {"RS256"}), d3);
-    EXPECT_TRUE(has_error(d3, "key source"));
+// The loader refuses these (config/loader.cpp); a config built by hand that has them gets
+// no second opinion from create() and fails closed.
+TEST(ProviderCreate, ShapeIsTheLoadersAndAHandBuiltBreachFailsClosed) {
+    const std::string secret = "a-secret-that-is-long-enough-for-hs256!!";
+    auto cfg = provider_config("p", {"none", "HS999", "NONE"});
+    cfg.keys.secret = secret;
+    config::Diagnostics diag;
+    auto p = Provider::create(cfg, diag);
+    EXPECT_TRUE(diag.ok());
+    const std::string none = base64url_encode(R"({"alg":"none"})") + "." + base64url_encode(R"({"sub":"a"})") + ".";
+    EXPECT_EQ(verify(*p, none), Status::algorithm_not_allowed);
+    EXPECT_EQ(verify(*p, sign_token(Algorithm::HS256, *secret_key(secret), claims())), Status::algorithm_not_allowed);
+
+    config::Diagnostics no_keys_diag;
+    auto no_keys = Provider::create(provider_config("p", {"RS256"}), no_keys_diag);
+    EXPECT_TRUE(no_keys_diag.ok());
+    EXPECT_EQ(verify(*no_keys, sign_token(Algorithm::RS256, *private_key("rsa"), claims())), Status::no_key);
 }
 
 class ProviderVerify : public ::testing::Test {
@@ -139,7 +177,7 @@ TEST_F(ProviderVerify, KidSelection) {
     auto k2 = Key::from_jwk(jwk_for("p256b", "k2")).key;
     auto p = make({"ES256"}, {k1, k2});
     EXPECT_EQ(verify(*p, sign_token(Algorithm::ES256, *private_key("p256b"), claims(), {{"kid", "k2"}})), Status::ok);
-    EXPECT_EQ(p->signature_checks(), 1u);  // went straight to k2
+    EXPECT_EQ(p->verifier().signature_checks(), 1u);  // went straight to k2
     // Right kid, wrong key: signature invalid.
     EXPECT_EQ(verify(*p, sign_token(Algorithm::ES256, *private_key("p256"), claims(), {{"kid", "k2"}})),
               Status::signature_invalid);
@@ -229,16 +267,16 @@ TEST_F(ProviderVerify, JwksUrlNeverFetchedIsUnavailable) {
 
 TEST_F(ProviderVerify, KeySetIsSharedAndGenerationChangesOnPublish) {
     auto p = make({"RS256"}, {}, [](auto& c) { c.keys.jwks_url = "http://127.0.0.1:1/jwks"; });
-    EXPECT_EQ(p->generation(), 0u);
-    p->publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
-    const auto g1 = p->generation();
+    EXPECT_EQ(p->key_store().generation(), 0u);
+    p->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
+    const auto g1 = p->key_store().generation();
     EXPECT_NE(g1, 0u);
     EXPECT_EQ(p->key_set(), p->key_set());  // per-thread copy reused
     EXPECT_TRUE(p->ever_fetched());
     EXPECT_EQ(verify(*p, sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "a"}})), Status::ok);
-    p->publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
-    EXPECT_GT(p->generation(), g1);
-    EXPECT_EQ(p->key_set()->generation, p->generation());
+    p->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
+    EXPECT_GT(p->key_store().generation(), g1);
+    EXPECT_EQ(p->key_set()->generation, p->key_store().generation());
     EXPECT_EQ(verify(*p, sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "a"}})),
               Status::unknown_kid);
 }
@@ -251,11 +289,11 @@ TEST_F(ProviderVerify, CarryOverTakesTheFetchedKeysOfTheSameUrlOnly) {
     const auto rs = sign_token(Algorithm::RS256, *private_key("rsa"), claims(), {{"kid", "a"}});
 
     auto next = make({"RS256", "HS256"}, {secret_key(new_secret)}, url("http://127.0.0.1:1/jwks"));
-    EXPECT_FALSE(next->carry_over_fetched(*old));  // nothing fetched yet: nothing to carry
+    EXPECT_FALSE(next->key_store().carry_over_fetched(old->key_store()));  // nothing fetched yet: nothing to carry
     EXPECT_FALSE(next->ever_fetched());
 
-    old->publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
-    EXPECT_TRUE(next->carry_over_fetched(*old));
+    old->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa", "a")).key});
+    EXPECT_TRUE(next->key_store().carry_over_fetched(old->key_store()));
     EXPECT_TRUE(next->ever_fetched());
     EXPECT_EQ(verify(*next, rs), Status::ok);
     // Static keys come from the new config, never from the old provider's set.
@@ -266,20 +304,20 @@ TEST_F(ProviderVerify, CarryOverTakesTheFetchedKeysOfTheSameUrlOnly) {
 
     // A fetch of its own that already landed is newer: left alone.
     auto fetched = make({"RS256"}, {}, url("http://127.0.0.1:1/jwks"));
-    fetched->publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
-    const auto gen = fetched->generation();
-    EXPECT_FALSE(fetched->carry_over_fetched(*old));
-    EXPECT_EQ(fetched->generation(), gen);
+    fetched->key_store().publish_fetched({Key::from_jwk(jwk_for("rsa2", "b")).key});
+    const auto gen = fetched->key_store().generation();
+    EXPECT_FALSE(fetched->key_store().carry_over_fetched(old->key_store()));
+    EXPECT_EQ(fetched->key_store().generation(), gen);
     EXPECT_EQ(verify(*fetched, rs), Status::unknown_kid);
 
     // Another URL, or none: starts as it would without a previous config.
     auto moved = make({"RS256"}, {}, url("http://127.0.0.1:2/jwks"));
-    EXPECT_FALSE(moved->carry_over_fetched(*old));
+    EXPECT_FALSE(moved->key_store().carry_over_fetched(old->key_store()));
     EXPECT_EQ(verify(*moved, rs), Status::keys_unavailable);
     auto file_only = make({"RS256"}, {Key::from_jwk(jwk_for("rsa2", "b")).key});
-    EXPECT_FALSE(file_only->carry_over_fetched(*old));
+    EXPECT_FALSE(file_only->key_store().carry_over_fetched(old->key_store()));
     EXPECT_EQ(verify(*file_only, rs), Status::unknown_kid);
-    EXPECT_FALSE(old->carry_over_fetched(*old));
+    EXPECT_FALSE(old->key_store().carry_over_fetched(old->key_store()));
 }
 
 }  // namespace

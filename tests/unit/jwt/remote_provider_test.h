@@ -41,7 +41,7 @@ protected:
         config::RouteAuth ra;
         ra.none = false;
         ra.providers = {"remote"};
-        auth_ = Authenticator::create(ra, *set_, diag);
+        auth_ = Authenticator::create(ra, *set_);
     }
     AuthOutcome call(const std::string& token) {
         return auth_->authenticate(FakeRequest().bearer(token), kNow, nullptr);

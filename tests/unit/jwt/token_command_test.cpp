@@ -1,6 +1,7 @@
+#include "jwt/token_command.h"
+
 #include <gtest/gtest.h>
 
-#include "jwt/authenticator.h"
 #include "jwt_test_util.h"
 
 namespace authgate::jwt {
