@@ -53,6 +53,7 @@ struct Exchange {
     const proxy::RouteRuntime* route = nullptr;
     const cors::Policy* cors = nullptr;  // the policy whose headers this response carries
     std::string request_id;
+    bool request_id_from_client = false;  // the client's own valid X-Request-Id, kept as it was
     std::string origin;  // copy: headers are rewritten before the response is built
     std::string method;
     std::string path;    // as received, for the log

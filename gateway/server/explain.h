@@ -1,6 +1,6 @@
 // `authgate explain`: what the gateway would do with one request, without starting it.
 // The request is built from the command line, parsed by the same parser with the same
-// limits, and decided by the same code as a live request (server/request_decision.h);
+// limits, and decided by the same code as a live request (server/prepare.h);
 // explain only adds the per-check detail of the JWT verdict (jwt/token_report.h) and
 // prints it all.
 #pragma once

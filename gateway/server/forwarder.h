@@ -17,7 +17,7 @@
 //   asio::awaitable<error_code> send_response_head()          the head alone, now
 //   asio::awaitable<error_code> send_response_body(const char*, std::size_t, bool last)
 //       the next body bytes (with the head, if it has not gone yet)
-//   bool response_started() const                  has any byte of the response gone?
+//   bool response_started() const                  has a send of the response begun?
 //   asio::awaitable<void> tunnel(Up&, beast::flat_buffer& from_upstream, relay buffers)
 //       after a 101: raw bytes both ways
 #pragma once
@@ -46,13 +46,13 @@ using RelayBuffer = std::array<char, kRelayBuffer>;
 // How a forwarded exchange ended.
 struct Forwarded {
     enum class End {
-        relayed,          // the response went down (or was cut off: then keep is false)
+        relayed,          // the response went down, or was cut off (upstream or client gone): keep is false
         upstream_failed,  // nothing reached the client: answer upstream_failure(error)
         body_failed,      // the client's body failed (`body`); the upstream connection is dropped
     };
     End end = End::relayed;
     bool keep = false;  // relayed: the client connection may carry another request
-    proxy::UpstreamError error = proxy::UpstreamError::reset;
+    proxy::UpstreamError error = proxy::UpstreamError::reset;  // upstream_failed: set by record_failure()
     BodyFailure body = BodyFailure::gone;
 };
 
@@ -64,6 +64,8 @@ public:
     static constexpr int kMaxInterimResponses = 8;
 
     Forwarder(Downstream& down, Worker& w, proxy::Arena& arena) : down_(down), w_(w), arena_(arena) {}
+    Forwarder(const Forwarder&) = delete;  // it points into its downstream, which holds it
+    Forwarder& operator=(const Forwarder&) = delete;
 
     // Writes the request head as prepare() left it. Called before any body byte is read:
     // the parser adds a chunked body's trailer fields to the same container, and those
@@ -74,8 +76,6 @@ public:
     }
     // Where the downstream puts request body bytes; `first_piece` of forward() are there.
     std::span<char> request_body() { return up_buf_; }
-    RelayBuffer& up_buffer() { return up_buf_; }
-    RelayBuffer& down_buffer() { return down_buf_; }
 
     asio::awaitable<Forwarded> forward(Exchange& ex, std::size_t first_piece);
     // Ends the exchange: nothing of it may point into the arena after this.
@@ -83,11 +83,12 @@ public:
 
 private:
     enum class Step { done, retry, upstream_failed, body_failed };
+    // One attempt on one upstream connection: request up, response down.
     template <class Up>
-    asio::awaitable<Step> exchange(Exchange& ex, Up& up, proxy::UpstreamConn& conn, std::size_t first_piece,
-                                   bool& reusable);
+    asio::awaitable<Step> attempt(Exchange& ex, Up& up, proxy::UpstreamConn& conn, std::size_t first_piece,
+                                  bool& reusable);
     // One failure, in one vocabulary: the 502/504 answered, the access log and the metric.
-    void count(Exchange& ex, proxy::UpstreamError e) {
+    void record_failure(Exchange& ex, proxy::UpstreamError e) {
         result_.error = e;
         ex.upstream_error = proxy::to_string(e);
         w_.metrics.upstream_error(w_.upstream_slot(*ex.snap, ex.route->upstream), e);
@@ -110,26 +111,26 @@ template <class Downstream>
 asio::awaitable<Forwarded> Forwarder<Downstream>::forward(Exchange& ex, std::size_t first_piece) {
     const bool has_body = ex.parser.chunked() || ex.parser.content_length().value_or(0) > 0;
     result_ = Forwarded{};
-    for (int attempt = 0;; ++attempt) {
+    for (int tries = 0;; ++tries) {
         proxy::UpstreamError err;
-        auto conn = co_await w_.pool.acquire(*ex.snap, ex.route->upstream, attempt > 0, err);
+        auto conn = co_await w_.pool.acquire(*ex.snap, ex.route->upstream, tries > 0, err);
         if (!conn) {
             down_.end_body_deadline();
             spdlog::warn("request {}: upstream '{}' unavailable: {}", ex.request_id, ex.route->cfg->upstream,
                          proxy::to_string(err));
-            count(ex, err);
+            record_failure(ex, err);
             result_.end = Forwarded::End::upstream_failed;
             co_return result_;
         }
         ex.upstream = conn->endpoint_text;
         bool reusable = false;
-        const Step step = conn->is_tls() ? co_await exchange(ex, conn->tls(), *conn, first_piece, reusable)
-                                         : co_await exchange(ex, conn->plain(), *conn, first_piece, reusable);
+        const Step step = conn->is_tls() ? co_await attempt(ex, conn->tls(), *conn, first_piece, reusable)
+                                         : co_await attempt(ex, conn->plain(), *conn, first_piece, reusable);
         down_.end_body_deadline();
         switch (step) {
             case Step::retry:
-                if (attempt == 0 && !has_body) continue;
-                count(ex, proxy::UpstreamError::reset);
+                if (tries == 0 && !has_body) continue;
+                record_failure(ex, proxy::UpstreamError::reset);
                 result_.end = Forwarded::End::upstream_failed;
                 co_return result_;
             case Step::upstream_failed:
@@ -148,10 +149,10 @@ asio::awaitable<Forwarded> Forwarder<Downstream>::forward(Exchange& ex, std::siz
 
 template <class Downstream>
 template <class Up>
-asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::exchange(Exchange& ex, Up& up,
-                                                                                     proxy::UpstreamConn& conn,
-                                                                                     std::size_t first_piece,
-                                                                                     bool& reusable) {
+asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::attempt(Exchange& ex, Up& up,
+                                                                                    proxy::UpstreamConn& conn,
+                                                                                    std::size_t first_piece,
+                                                                                    bool& reusable) {
     using proxy::frame;
     using proxy::Frame;
     auto& req = ex.parser.get();
@@ -163,7 +164,7 @@ asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::exc
     const bool has_body = up_chunked || ex.parser.content_length().value_or(0) > 0;
     const bool retryable = conn.reused && !has_body;
     auto fail = [&](proxy::UpstreamError e) {
-        count(ex, e);
+        record_failure(ex, e);
         return Step::upstream_failed;
     };
     conn.buffer.max_size(io::buffer_cap(kUpstreamHeaderLimit));
@@ -240,7 +241,7 @@ asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::exc
             // Closing is the only honest signal left: a clean end would present a truncated
             // body as complete.
             spdlog::warn("request {}: upstream {} failed mid-response: {}", ex.request_id, ex.upstream, rec.message());
-            count(ex, proxy::UpstreamError::mid_response);
+            record_failure(ex, proxy::UpstreamError::mid_response);
             co_return Step::done;
         }
         const std::size_t got = down_buf_.size() - res.body().size;

@@ -184,6 +184,7 @@ std::optional<Next> choose_cors(Exchange& ex, const Routed& routed) {
 
 std::optional<Reply> authenticate(Exchange& ex, const RequestFields& fields, std::string_view query,
                                   const DecisionContext& ctx, jwt::AuthOutcome& out) {
+    out = {};  // nothing of an earlier request's outcome may reach this one's upstream request
     if (!ex.route->auth) return std::nullopt;
     // The gateway and the upstream must not read different credentials.
     if (fields.authorizations > 1)
@@ -217,9 +218,10 @@ void rewrite_upstream_request(Exchange& ex, const RequestFields& seen, const Rou
                               const DecisionContext& ctx, const jwt::AuthOutcome& out) {
     auto& req = ex.parser.get();
     const auto& server = ex.snap->cfg.server;
+    const bool authenticated = ex.route->auth != nullptr;  // only then is `out` this request's
     std::string_view query = routed.query;
     std::string stripped_query;  // owns the query when strip_token removes a parameter
-    if (out.strip_token && out.location) {
+    if (authenticated && out.strip_token && out.location) {
         using Kind = config::TokenSource::Kind;
         switch (out.location->kind) {
             case Kind::header: req.erase(out.location->name); break;
@@ -267,7 +269,7 @@ void rewrite_upstream_request(Exchange& ex, const RequestFields& seen, const Rou
         const bool v6 = ep.host.find(':') != std::string::npos;  // stored without its brackets
         req.insert(http::field::host, (v6 ? "[" + ep.host + "]" : ep.host) + ":" + std::to_string(ep.port));
     }
-    if (const auto* verified = out.verified.get()) {
+    if (const auto* verified = authenticated ? out.verified.get() : nullptr) {
         // Every identity header was erased above, so one header needs no lookup; with more,
         // set() keeps a payload header named like a claim header from appearing twice.
         const auto& claims = verified->forward_headers;
@@ -285,8 +287,7 @@ void rewrite_upstream_request(Exchange& ex, const RequestFields& seen, const Rou
         put_field(req, seen.forwarded_host, "X-Forwarded-Host", forwarded_host);
     }
     // A valid id the client sent once stays as it is, unless Connection may have removed it.
-    const bool kept_request_id = seen.has_request_id && ex.request_id == seen.request_id;
-    if (!kept_request_id || seen.request_ids > 1 || seen.connection)
+    if (!ex.request_id_from_client || seen.request_ids > 1 || seen.connection)
         put_field(req, seen.has_request_id, "X-Request-Id", ex.request_id);
     if (seen.via) proxy::append_to_list(req, "Via", "1.1 authgate");
     else req.insert(http::field::via, "1.1 authgate");
@@ -306,7 +307,8 @@ Next prepare(Exchange& ex, const DecisionContext& ctx, jwt::AuthOutcome& outcome
     ex.keep_alive = req.keep_alive();
     ex.path = req.target();
     if (fields.has_origin) ex.origin = fields.origin;
-    if (fields.has_request_id && proxy::valid_request_id(fields.request_id)) ex.request_id = fields.request_id;
+    ex.request_id_from_client = fields.has_request_id && proxy::valid_request_id(fields.request_id);
+    if (ex.request_id_from_client) ex.request_id = fields.request_id;
     else ex.request_id = proxy::make_request_id(ctx.rng);
 
     auto answer = [&](std::optional<Reply>&& r) {

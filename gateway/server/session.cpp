@@ -52,6 +52,8 @@ public:
           stream_(std::forward<Args>(args)...),
           forwarder_(*this, w, arena_),
           body_timer_(w.ioc) {}
+    Session(const Session&) = delete;  // its Forwarder and timer state point back into it
+    Session& operator=(const Session&) = delete;
     ~Session() {
         if (deadline_) deadline_->stream = nullptr;
     }
@@ -65,7 +67,10 @@ public:
     asio::awaitable<boost::system::error_code> read_request_piece(Exchange& ex, std::span<char> into, std::size_t& got);
     void end_body_deadline();
     bool begin_response(Exchange& ex, ResponseParser& parser);
-    asio::awaitable<boost::system::error_code> send_response_head() {  // returns send_all's awaitable
+    // Both return send_all's own awaitable (no coroutine frame of their own); what it points
+    // into are members. The head counts as sent once the send is made: the Forwarder awaits
+    // each one at once.
+    asio::awaitable<boost::system::error_code> send_response_head() {
         header_sent_ = true;
         return io::send_all(stream_, asio::buffer(head_), exchange_->snap->cfg.server.timeouts.idle);
     }
