@@ -7,6 +7,9 @@
 // What it needs from the client side is the Downstream template parameter (today the
 // HTTP/1.1 Session, session.cpp), so a second protocol plugs in without a copy of this:
 //
+//   asio::awaitable<bool> expect_body(Exchange&)
+//       a body follows the head: start its deadline, tell the client to send it (HTTP/1.1:
+//       100 Continue when asked); false when the client is gone
 //   asio::awaitable<error_code> read_request_piece(Exchange&, std::span<char> into, std::size_t& got)
 //       the next bytes of the request body (errors: the parser's, the stream's, or
 //       asio::error::timed_out once the request_body deadline passed)
@@ -20,6 +23,10 @@
 //   bool response_started() const                  has a send of the response begun?
 //   asio::awaitable<void> tunnel(Up&, beast::flat_buffer& from_upstream, relay buffers)
 //       after a 101: raw bytes both ways
+//   asio::awaitable<bool> answer(Exchange&, const Reply&)   a response of the gateway's own
+//   void log(const Exchange&)                       the access log line and the response metric
+// The calls that end an exchange return whether the client connection may carry another
+// request.
 #pragma once
 
 #include <array>
@@ -43,19 +50,6 @@ namespace authgate::server {
 inline constexpr std::size_t kRelayBuffer = 32 * 1024;
 using RelayBuffer = std::array<char, kRelayBuffer>;
 
-// How a forwarded exchange ended.
-struct Forwarded {
-    enum class End {
-        relayed,          // the response went down, or was cut off (upstream or client gone): keep is false
-        upstream_failed,  // nothing reached the client: answer upstream_failure(error)
-        body_failed,      // the client's body failed (`body`); the upstream connection is dropped
-    };
-    End end = End::relayed;
-    bool keep = false;  // relayed: the client connection may carry another request
-    proxy::UpstreamError error = proxy::UpstreamError::reset;  // upstream_failed: set by record_failure()
-    BodyFailure body = BodyFailure::gone;
-};
-
 template <class Downstream>
 class Forwarder {
 public:
@@ -67,21 +61,17 @@ public:
     Forwarder(const Forwarder&) = delete;  // it points into its downstream, which holds it
     Forwarder& operator=(const Forwarder&) = delete;
 
-    // Writes the request head as prepare() left it. Called before any body byte is read:
-    // the parser adds a chunked body's trailer fields to the same container, and those
-    // must never reach the upstream.
-    void write_request_head(const Exchange& ex) {
-        request_head_.clear();
-        proxy::write_request_head(ex.parser.get(), request_head_);
-    }
-    // Where the downstream puts request body bytes; `first_piece` of forward() are there.
-    std::span<char> request_body() { return up_buf_; }
-
-    asio::awaitable<Forwarded> forward(Exchange& ex, std::size_t first_piece);
+    // The request prepare() decided, to the upstream and its response back to the client,
+    // or the gateway's answer when either side fails. Returns whether the client connection
+    // may carry another request.
+    asio::awaitable<bool> forward(Exchange& ex);
     // Ends the exchange: nothing of it may point into the arena after this.
     void reset() { response_parser_.reset(); }
 
 private:
+    // How one attempt ended: done (the response went down, or was cut off: keep_ says
+    // which), retry (a reused connection failed before any response byte), or a failure
+    // before the client saw anything: the upstream's (error_) or the client body's (body_).
     enum class Step { done, retry, upstream_failed, body_failed };
     // One attempt on one upstream connection: request up, response down.
     template <class Up>
@@ -89,7 +79,7 @@ private:
                                   bool& reusable);
     // One failure, in one vocabulary: the 502/504 answered, the access log and the metric.
     void record_failure(Exchange& ex, proxy::UpstreamError e) {
-        result_.error = e;
+        error_ = e;
         ex.upstream_error = proxy::to_string(e);
         w_.metrics.upstream_error(w_.upstream_slot(*ex.snap, ex.route->upstream), e);
     }
@@ -97,7 +87,9 @@ private:
     Downstream& down_;
     Worker& w_;
     proxy::Arena& arena_;
-    Forwarded result_;
+    proxy::UpstreamError error_ = proxy::UpstreamError::reset;  // Step::upstream_failed: record_failure()'s
+    BodyFailure body_ = BodyFailure::gone;                       // Step::body_failed
+    bool keep_ = false;                                          // Step::done: the client may go on
     RelayBuffer up_buf_;    // request body chunks going up
     RelayBuffer down_buf_;  // response body chunks coming down
     std::string request_head_;
@@ -108,9 +100,25 @@ private:
 };
 
 template <class Downstream>
-asio::awaitable<Forwarded> Forwarder<Downstream>::forward(Exchange& ex, std::size_t first_piece) {
-    const bool has_body = ex.parser.chunked() || ex.parser.content_length().value_or(0) > 0;
-    result_ = Forwarded{};
+asio::awaitable<bool> Forwarder<Downstream>::forward(Exchange& ex) {
+    const bool has_body = !ex.parser.is_done();
+    // The head is written now, as prepare() left it: the parser adds a chunked body's
+    // trailer fields to the same container, and those must never reach the upstream.
+    request_head_.clear();
+    proxy::write_request_head(ex.parser.get(), request_head_);
+    std::size_t first_piece = 0;
+    if (has_body) {
+        // The body's first bytes are awaited before an upstream connection is taken: a client
+        // that sends a header and then trickles (or nothing) holds no upstream connection,
+        // and is answered (408) while nothing has been forwarded.
+        if (!co_await down_.expect_body(ex)) co_return false;
+        if (const auto ec = co_await down_.read_request_piece(ex, up_buf_, first_piece)) {
+            down_.end_body_deadline();
+            const BodyFailure failed = body_failure(ec);
+            if (failed == BodyFailure::gone) co_return false;
+            co_return co_await down_.answer(ex, body_failure_reply(failed));
+        }
+    }
     for (int tries = 0;; ++tries) {
         proxy::UpstreamError err;
         auto conn = co_await w_.pool.acquire(*ex.snap, ex.route->upstream, tries > 0, err);
@@ -119,11 +127,11 @@ asio::awaitable<Forwarded> Forwarder<Downstream>::forward(Exchange& ex, std::siz
             spdlog::warn("request {}: upstream '{}' unavailable: {}", ex.request_id, ex.route->cfg->upstream,
                          proxy::to_string(err));
             record_failure(ex, err);
-            result_.end = Forwarded::End::upstream_failed;
-            co_return result_;
+            co_return co_await down_.answer(ex, upstream_failure(err, has_body));
         }
         ex.upstream = conn->endpoint_text;
         bool reusable = false;
+        keep_ = false;
         const Step step = conn->is_tls() ? co_await attempt(ex, conn->tls(), *conn, first_piece, reusable)
                                          : co_await attempt(ex, conn->plain(), *conn, first_piece, reusable);
         down_.end_body_deadline();
@@ -131,18 +139,23 @@ asio::awaitable<Forwarded> Forwarder<Downstream>::forward(Exchange& ex, std::siz
             case Step::retry:
                 if (tries == 0 && !has_body) continue;
                 record_failure(ex, proxy::UpstreamError::reset);
-                result_.end = Forwarded::End::upstream_failed;
-                co_return result_;
+                [[fallthrough]];
             case Step::upstream_failed:
-                result_.end = Forwarded::End::upstream_failed;
-                co_return result_;
+                // A refused head says the upstream is broken: the client starts afresh too.
+                co_return co_await down_.answer(
+                    ex, upstream_failure(error_, has_body || error_ == proxy::UpstreamError::bad_response));
             case Step::body_failed:
-                result_.end = Forwarded::End::body_failed;
-                co_return result_;
+                if (body_ == BodyFailure::timeout) {
+                    ex.status = 408;  // part of the body is upstream already: no answer can be honest
+                } else if (body_ != BodyFailure::gone) {
+                    co_return co_await down_.answer(ex, body_failure_reply(body_));
+                }
+                down_.log(ex);
+                co_return false;
             case Step::done:
                 if (reusable) w_.pool.release(*ex.snap, std::move(conn));
-                result_.end = Forwarded::End::relayed;
-                co_return result_;
+                down_.log(ex);
+                co_return keep_;
         }
     }
 }
@@ -177,7 +190,7 @@ asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::att
     while (!ex.parser.is_done()) {
         std::size_t got = 0;
         if (const auto rec = co_await down_.read_request_piece(ex, up_buf_, got)) {
-            result_.body = body_failure(rec);
+            body_ = body_failure(rec);
             co_return Step::body_failed;
         }
         ex.bytes_in += got;
@@ -254,7 +267,7 @@ asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::att
     // Reused only when the response ended exactly at its framing: a byte after it would be
     // read as the start of the next client's response.
     reusable = upstream_keep_alive && !rp->need_eof() && conn.buffer.size() == 0;
-    result_.keep = !close_after;
+    keep_ = !close_after;
     co_return Step::done;
 }
 

@@ -61,6 +61,7 @@ public:
     asio::awaitable<void> run(std::string client_ip);
 
     // ---- what the Forwarder asks of the downstream (see forwarder.h) ----
+    asio::awaitable<bool> expect_body(Exchange& ex);
     // The next bytes of the client's request body into `into` (`got` of them), under the
     // request_body deadline. Errors are the parser's, the stream's, or
     // asio::error::timed_out when the deadline passed.
@@ -83,12 +84,11 @@ public:
     bool response_started() const { return header_sent_; }
     template <class Up>
     asio::awaitable<void> tunnel(Up& up, beast::flat_buffer& from_upstream, RelayBuffer& up_buf, RelayBuffer& down_buf);
+    asio::awaitable<bool> answer(Exchange& ex, const Reply& reply) { return send_error(ex, reply); }
+    void log(const Exchange& ex);
 
 private:
     asio::awaitable<bool> handle_request();
-    // The request goes upstream: the head as prepare() left it, the body's first bytes (the
-    // client's 100-continue answered), then the Forwarder; its ending decides the answer.
-    asio::awaitable<bool> forward(Exchange& ex);
     // server::prepare() with this worker's state and clock, then the metrics of its auth
     // outcome.
     Next decide(Exchange& ex, Reply& reply);
@@ -96,7 +96,6 @@ private:
     asio::awaitable<bool> send_local(Exchange& ex, http::response<http::string_body>& res, bool close,
                                      bool cors_done = false);
     asio::awaitable<bool> answer_preflight(Exchange& ex);
-    void log(const Exchange& ex);
     template <class From, class To>
     asio::awaitable<void> pump(From& from, To& to, RelayBuffer& buf);
     asio::awaitable<void> close();
@@ -257,7 +256,7 @@ asio::awaitable<bool> Session<Stream>::handle_request() {
     if (ec == beast::error::timeout) co_return false;
     Reply reply;
     switch (ec ? bad_header(ex, ec, reply) : decide(ex, reply)) {
-        case Next::forward: co_return co_await forward(ex);
+        case Next::forward: co_return co_await forwarder_.forward(ex);
         case Next::preflight: co_return co_await answer_preflight(ex);
         case Next::reply: break;
     }
@@ -333,46 +332,12 @@ bool Session<Stream>::begin_response(Exchange& ex, ResponseParser& parser) {
 }
 
 template <class Stream>
-asio::awaitable<bool> Session<Stream>::forward(Exchange& ex) {
-    const bool has_body = !ex.parser.is_done();
-    forwarder_.write_request_head(ex);
-    std::size_t first_piece = 0;
-    if (has_body) {
-        // The body must arrive whole within request_body of the end of its header. Its first
-        // bytes are awaited before an upstream connection is taken: a client that sends a
-        // header and then trickles (or nothing) holds no upstream connection, and is
-        // answered 408 while nothing has been forwarded.
-        body_deadline_ = Clock::now() + ex.snap->cfg.server.timeouts.request_body;
-        if (ex.expect_continue && buffer_.size() == 0) {
-            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-            if (co_await io::send_all(stream_, asio::buffer(kContinue), ex.snap->cfg.server.timeouts.idle))
-                co_return false;
-        }
-        if (const auto ec = co_await read_request_piece(ex, forwarder_.request_body(), first_piece)) {
-            end_body_deadline();
-            const BodyFailure failed = body_failure(ec);
-            if (failed == BodyFailure::gone) co_return false;
-            co_return co_await send_error(ex, body_failure_reply(failed));
-        }
-    }
-    const Forwarded f = co_await forwarder_.forward(ex, first_piece);
-    switch (f.end) {
-        case Forwarded::End::upstream_failed:
-            co_return co_await send_error(
-                ex, upstream_failure(f.error, has_body || f.error == proxy::UpstreamError::bad_response));
-        case Forwarded::End::body_failed:
-            if (f.body == BodyFailure::timeout) {
-                // Part of the body is upstream already: no answer can be honest, close both.
-                ex.status = 408;
-            } else if (f.body != BodyFailure::gone) {
-                co_return co_await send_error(ex, body_failure_reply(f.body));
-            }
-            log(ex);
-            co_return false;
-        case Forwarded::End::relayed: break;
-    }
-    log(ex);
-    co_return f.keep;
+asio::awaitable<bool> Session<Stream>::expect_body(Exchange& ex) {
+    // The body must arrive whole within request_body of the end of its header.
+    body_deadline_ = Clock::now() + ex.snap->cfg.server.timeouts.request_body;
+    if (!ex.expect_continue || buffer_.size() > 0) co_return true;
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    co_return !co_await io::send_all(stream_, asio::buffer(kContinue), ex.snap->cfg.server.timeouts.idle);
 }
 
 template <class Stream>
