@@ -1,8 +1,9 @@
-// The Forwarder: one exchange with an upstream, for whichever downstream protocol the
-// request came in on. It takes a connection from the worker's pool (one retry on a fresh
-// connection when a reused one failed before answering a bodyless request), sends the
-// request head prepare() left and streams the body up, reads the response head, has
-// prepare_response() rewrite it and relays the body down.
+// The Forwarder: one forwarded request, for whichever downstream protocol it came in on,
+// from the head prepare() left to the log line. It writes that head, waits for the body's
+// first bytes, takes a connection from the worker's pool (one retry on a fresh connection
+// when a reused one failed before answering a bodyless request), streams the body up,
+// reads the response head, has prepare_response() rewrite it and relays the body down;
+// when either side fails first, the gateway's own answer goes back instead.
 //
 // What it needs from the client side is the Downstream template parameter (today the
 // HTTP/1.1 Session, session.cpp), so a second protocol plugs in without a copy of this:
