@@ -34,7 +34,8 @@ Usage:
   authgate --help
 
 Signals: SIGHUP reloads the config (a bad one is logged and the old one kept);
-SIGTERM/SIGINT stop accepting, finish in-flight requests (bounded), exit 0.
+SIGTERM/SIGINT: /readyz 503 at once, accept for server.timeouts.drain_delay, then stop
+accepting, finish in-flight requests (within server.timeouts.shutdown), exit 0.
 )";
 
 // Loads and compiles; prints every error and warning. Null on failure.
@@ -78,8 +79,8 @@ int run(const std::string& path) {
     boost::asio::signal_set reload_signal(control, SIGHUP);
     stop_signals.async_wait([&](boost::system::error_code ec, int sig) {
         if (ec) return;
-        spdlog::info("signal {}: draining and stopping", sig);
-        server->shutdown();
+        spdlog::info("signal {}: not ready; draining in server.timeouts.drain_delay, then stopping", sig);
+        server->stop();
         reload_signal.cancel();
     });
     std::function<void()> wait_reload = [&] {

@@ -76,6 +76,9 @@ struct Timeouts {
     Duration upstream_response = std::chrono::seconds(30);
     Duration request_body = std::chrono::seconds(60);  // whole body, from the end of its header -> 408
     Duration shutdown = std::chrono::seconds(10);  // drain budget on SIGTERM/SIGINT (added)
+    // On SIGTERM/SIGINT /readyz turns 503 at once, but the listeners keep accepting this
+    // long before the drain starts: load balancers stop routing here first (added).
+    Duration drain_delay = std::chrono::seconds(5);
 };
 
 // What happens to a client header whose name contains '_': WSGI/CGI backends read

@@ -458,16 +458,18 @@ void Loader::read_limits(const Value& v, Limits& out, Marks& marks) {
 }
 
 void Loader::read_timeouts(const Value& v, Timeouts& out, Marks& marks) {
-    Section s(*this, v, {"header", "idle", "upstream_connect", "upstream_response", "request_body", "shutdown"},
+    Section s(*this, v,
+              {"header", "idle", "upstream_connect", "upstream_response", "request_body", "shutdown", "drain_delay"},
               &marks, "timeouts.");
     // A zero header/connect/response timeout would fail every request; idle 0 (no
-    // keep-alive) and shutdown 0 (stop at once) are meaningful.
+    // keep-alive), shutdown 0 (stop at once) and drain_delay 0 (drain at once) are meaningful.
     assign(out.header, s, "header", &Loader::positive_duration);
     assign(out.idle, s, "idle", &Loader::duration);
     assign(out.upstream_connect, s, "upstream_connect", &Loader::positive_duration);
     assign(out.upstream_response, s, "upstream_response", &Loader::positive_duration);
     assign(out.request_body, s, "request_body", &Loader::positive_duration);
     assign(out.shutdown, s, "shutdown", &Loader::duration);
+    assign(out.drain_delay, s, "drain_delay", &Loader::duration);
 }
 
 Admin Loader::read_admin(const Value& v) {

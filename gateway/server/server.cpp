@@ -220,6 +220,15 @@ std::optional<std::uint16_t> Server::admin_port() const {
     return impl_->admin->port();
 }
 
+void Server::stop() {
+    impl_->draining.store(true);  // /readyz answers 503 from now on
+    const auto delay = impl_->current()->cfg.server.timeouts.drain_delay;
+    for (auto& w : impl_->workers) {
+        Worker* wp = w.get();
+        asio::post(wp->ioc, [wp, delay] { wp->begin_shutdown_after(delay); });
+    }
+}
+
 void Server::shutdown() {
     impl_->draining.store(true);  // /readyz answers 503 from now on
     for (auto& w : impl_->workers) {

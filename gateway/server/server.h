@@ -44,8 +44,13 @@ public:
     void reload(std::shared_ptr<const proxy::Snapshot> snapshot);
     void reload_failed();
 
+    // What SIGTERM/SIGINT do: /readyz answers 503 at once, the listeners go on accepting
+    // and serving for server.timeouts.drain_delay (so load balancers stop routing here
+    // before connections are refused), then shutdown(). Safe from any thread; returns at once.
+    void stop();
     // Stops accepting, closes idle connections, lets in-flight requests finish within the
-    // snapshot's shutdown budget, then stops the workers. Safe from any thread; returns at once.
+    // snapshot's shutdown budget, then stops the workers; overtakes a stop() still in its
+    // delay. Safe from any thread; returns at once.
     void shutdown();
     // Blocks until every worker thread has ended, then stops the admin listener and the
     // JWKS fetcher.

@@ -35,7 +35,8 @@ Worker::Worker(std::size_t idx, std::shared_ptr<const proxy::Snapshot> snap, obs
       all_metrics_(all_metrics),
       slots_(std::move(slots)),
       housekeeping_timer_(ioc),
-      drain_timer_(ioc) {}
+      drain_timer_(ioc),
+      drain_delay_timer_(ioc) {}
 
 Worker::~Worker() = default;
 
@@ -103,9 +104,19 @@ void Worker::set_snapshot(std::shared_ptr<const proxy::Snapshot> snap, observe::
     if (origin_cache) origin_cache->clear();
 }
 
+void Worker::begin_shutdown_after(std::chrono::steady_clock::duration delay) {
+    if (draining) return;
+    if (delay <= std::chrono::steady_clock::duration::zero()) return begin_shutdown();
+    drain_delay_timer_.expires_after(delay);
+    drain_delay_timer_.async_wait([this](boost::system::error_code ec) {
+        if (!ec) begin_shutdown();
+    });
+}
+
 void Worker::begin_shutdown() {
     if (draining) return;
     draining = true;
+    drain_delay_timer_.cancel();  // an immediate shutdown overtakes a delayed one
     for (auto& a : acceptors) {
         boost::system::error_code ignored;
         a.close(ignored);

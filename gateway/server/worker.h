@@ -44,6 +44,8 @@ public:
     // On this worker's thread; slots are the metric slots of the snapshot's routes and upstreams.
     void set_snapshot(std::shared_ptr<const proxy::Snapshot> snapshot, observe::SnapshotSlots slots);
     void begin_shutdown();                                                // on this worker's thread
+    // Goes on serving and accepting for `delay`, then begin_shutdown() (on this thread).
+    void begin_shutdown_after(std::chrono::steady_clock::duration delay);
     void session_ended(SessionList::iterator it);
 
     // Metric slots of a route (null: none matched) or upstream of `snap`, which is the
@@ -85,6 +87,7 @@ private:
     observe::SnapshotSlots previous_slots_;
     asio::steady_timer housekeeping_timer_;
     asio::steady_timer drain_timer_;
+    asio::steady_timer drain_delay_timer_;
 };
 
 // Runs one downstream connection to completion (plain or TLS per the snapshot).

@@ -317,6 +317,34 @@ TEST_F(AdminTest, ReadyzIs503WhileDraining) {
     EXPECT_EQ(h->status, 200u);
 }
 
+// SIGTERM's path (Server::stop): not ready at once, but still accepting and serving for
+// drain_delay, so a load balancer that has not yet seen /readyz fail loses no request.
+TEST_F(AdminTest, StopIsNotReadyAtOnceButServesNewConnectionsForTheDrainDelay) {
+    cfg.server.timeouts.drain_delay = std::chrono::milliseconds(1500);
+    const auto port = gw().port();
+    gw().server().stop();
+    auto ready = admin("GET", "/readyz");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 503u);
+    {
+        Client c(port);  // opened after the stop, within the delay
+        auto r = c.request("GET", "/public/x");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200u);
+    }
+    // Then the listener closes: a new connection is refused (bounded wait).
+    boost::asio::io_context ioc;
+    bool refused = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; !refused && std::chrono::steady_clock::now() < deadline;) {
+        boost::asio::ip::tcp::socket s(ioc);
+        boost::system::error_code ec;
+        s.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
+        refused = static_cast<bool>(ec);
+    }
+    EXPECT_TRUE(refused) << "the listener still accepts after drain_delay";
+    gw().server().wait();
+}
+
 TEST_F(AdminTest, RouteCountersSurviveAReload) {
     Client c(gw().port());
     ASSERT_TRUE(c.request("GET", "/public/a"));

@@ -437,6 +437,17 @@ TEST(Loader, RequestBodyTimeoutIsReadAndMustBePositive) {
     EXPECT_EQ(zero.diag.errors()[0].rfind(test::kFile + ":3:19: ", 0), 0u) << zero.diag.errors()[0];
 }
 
+TEST(Loader, DrainDelayDefaultsToFiveSecondsAndMayBeZero) {
+    auto l = load("server: {}\n");
+    ASSERT_TRUE(loaded_ok(l));
+    EXPECT_EQ(l.cfg->server.timeouts.drain_delay, Duration(5s));
+    auto zero = load("server:\n  timeouts:\n    drain_delay: 0s\n");
+    ASSERT_TRUE(loaded_ok(zero));
+    EXPECT_EQ(zero.cfg->server.timeouts.drain_delay, Duration(0s));
+    auto bad = load("server:\n  timeouts:\n    drain_delay: soon\n");
+    EXPECT_FALSE(bad.cfg);
+}
+
 TEST(Loader, HeadersWithUnderscoresTakesDropRejectOrAllow) {
     const std::pair<const char*, Underscores> cases[] = {
         {"drop", Underscores::drop}, {"reject", Underscores::reject}, {"allow", Underscores::allow}};
