@@ -1,6 +1,12 @@
-# authgate: multi-stage build on Debian 12; the runtime image holds the binary, its shared
-# libraries and the example configs, and runs as an unprivileged user.
-FROM debian:12 AS build
+# authgate: multi-stage build on Debian 12 (base images pinned to a point release).
+#   docker build -t authgate .                                  -> the gateway (last stage)
+#   docker build --target demo-backend -t authgate-demo-backend . -> the demo backend only
+# The runtime image holds the binary, its shared libraries and a default config at the
+# CMD path (deploy/container/authgate.yaml, configured by AUTHGATE_* environment
+# variables), and runs as the numeric user 10001:10001 so that Kubernetes' runAsNonRoot
+# can verify it. No HEALTHCHECK: the image has no HTTP client (no curl) to probe
+# /healthz with; orchestrators probe the admin port (9901) themselves.
+FROM debian:12.8 AS build
 WORKDIR /src
 COPY deploy/install-deps.sh deploy/install-deps.sh
 RUN bash deploy/install-deps.sh build && rm -rf /var/lib/apt/lists/*
@@ -9,18 +15,31 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTHGATE_TESTS=OFF
  && cmake --build build --target authgate authgate-demo-backend \
  && strip build/authgate build/authgate-demo-backend
 
-FROM debian:12-slim
+# Shared by the gateway and the demo backend: runtime libraries and the unprivileged user.
+FROM debian:12.8-slim AS runtime
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libboost-json1.81.0 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --no-create-home --shell /usr/sbin/nologin authgate
-COPY --from=build /src/build/authgate /src/build/authgate-demo-backend /usr/local/bin/
-COPY config/ /etc/authgate/
-USER authgate
-EXPOSE 8080
+ && groupadd --system --gid 10001 authgate \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin authgate
+
+# Only for docker-compose.yaml's demo; never part of the gateway image.
+FROM runtime AS demo-backend
+COPY --from=build /src/build/authgate-demo-backend /usr/local/bin/
+USER 10001:10001
+EXPOSE 9000
+ENTRYPOINT ["/usr/local/bin/authgate-demo-backend", "--listen", "0.0.0.0", "--port", "9000"]
+
+FROM runtime AS authgate
+COPY --from=build /src/build/authgate /usr/local/bin/
+COPY deploy/container/authgate.yaml /etc/authgate/authgate.yaml
+COPY config/ /usr/share/authgate/examples/
+USER 10001:10001
+# 8080 traffic; 9901 admin (/healthz, /readyz, /metrics): probe it, do not publish it.
+EXPOSE 8080 9901
 # SIGTERM drains in-flight requests (server.timeouts.shutdown) and exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/authgate"]
-# Mount your config at /etc/authgate/authgate.yaml (config/example.yaml shows every key).
+# Mount your own config over /etc/authgate/authgate.yaml for anything beyond the defaults.
 CMD ["-c", "/etc/authgate/authgate.yaml"]
