@@ -268,12 +268,18 @@ double seconds(const std::string& d) {
     return v;  // "s" or bare
 }
 
-// terminationGracePeriodSeconds > preStop sleep + server.timeouts.shutdown.
+// terminationGracePeriodSeconds > preStop sleep + server.timeouts.drain_delay +
+// server.timeouts.shutdown: SIGTERM comes after the sleep, the gateway then keeps serving
+// for drain_delay and drains within shutdown.
 Problems check_shutdown(const std::vector<YAML::Node>& docs) {
     Problems p;
-    double shutdown = 10;  // the loader's default
+    double shutdown = 10;  // the loader's defaults
+    double drain_delay = 5;
     if (const auto cfg = gateway_config(docs)) {
         if (const YAML::Node v = dig(*cfg, {"server", "timeouts", "shutdown"})) shutdown = seconds(v.as<std::string>());
+        if (const YAML::Node v = dig(*cfg, {"server", "timeouts", "drain_delay"}))
+            drain_delay = seconds(v.as<std::string>());
+        shutdown += drain_delay;
     } else {
         p.push_back("no gateway config found for the Deployment");
     }
@@ -294,7 +300,7 @@ Problems check_shutdown(const std::vector<YAML::Node>& docs) {
             }
             if (!(grace > sleep + shutdown))
                 p.push_back("terminationGracePeriodSeconds " + std::to_string(grace) + " <= preStop " +
-                            std::to_string(sleep) + " + shutdown " + std::to_string(shutdown));
+                            std::to_string(sleep) + " + drain_delay and shutdown " + std::to_string(shutdown));
         }
     }
     return p;
