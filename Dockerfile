@@ -38,7 +38,8 @@ COPY config/ /usr/share/authgate/examples/
 USER 10001:10001
 # 8080 traffic; 9901 admin (/healthz, /readyz, /metrics): probe it, do not publish it.
 EXPOSE 8080 9901
-# SIGTERM drains in-flight requests (server.timeouts.shutdown) and exits 0.
+# SIGTERM: /readyz 503 at once, serving on for server.timeouts.drain_delay, then in-flight
+# requests drain (server.timeouts.shutdown) and the process exits 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/authgate"]
 # Mount your own config over /etc/authgate/authgate.yaml for anything beyond the defaults.
