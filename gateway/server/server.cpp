@@ -18,6 +18,7 @@
 #include "jwt/provider.h"
 #include "jwt/token_cache.h"
 #include "server/admin_server.h"
+#include "server/cpu_quota.h"
 #include "server/worker.h"
 
 namespace authgate::server {
@@ -115,7 +116,8 @@ std::string Server::Impl::render_metrics() const {
 
 Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions options) {
     const auto& cfg = snapshot->cfg;
-    unsigned n = cfg.server.workers ? cfg.server.workers : std::max(1u, std::thread::hardware_concurrency());
+    // 0: the CPUs this process may use (affinity, container CPU limit), not the node's.
+    unsigned n = cfg.server.workers ? cfg.server.workers : available_cpus();
     impl_ = std::make_unique<Impl>(n);
     impl_->snapshot = snapshot;
     const auto slots = impl_->resolve_slots(*snapshot);
