@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/version.hpp>
+#include <openssl/crypto.h>
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
@@ -135,7 +137,12 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (a == "--version") {
-            std::cout << "authgate " << AUTHGATE_VERSION << "\n";
+            // The libraries that decide TLS and parsing behaviour, as linked (OpenSSL) or
+            // built against (Boost, header-only here): what a bug report needs.
+            std::cout << "authgate " << AUTHGATE_VERSION << "\n"
+                      << OpenSSL_version(OPENSSL_VERSION) << "\n"
+                      << "Boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "."
+                      << BOOST_VERSION % 100 << "\n";
             return 0;
         }
         if (a == "--check") {

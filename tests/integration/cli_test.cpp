@@ -58,6 +58,8 @@ TEST(Cli, VersionAndHelp) {
     auto v = run({"--version"});
     EXPECT_EQ(v.status, 0);
     EXPECT_NE(v.output.find("authgate "), std::string::npos);
+    EXPECT_NE(v.output.find("OpenSSL 3."), std::string::npos) << v.output;
+    EXPECT_NE(v.output.find("Boost 1."), std::string::npos) << v.output;
     auto h = run({"--help"});
     EXPECT_EQ(h.status, 0);
     EXPECT_NE(h.output.find("--check"), std::string::npos);
