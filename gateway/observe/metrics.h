@@ -48,9 +48,10 @@ inline constexpr std::size_t kAuthReasons = 0 AUTHGATE_JWT_STATUS(AUTHGATE_X);
 // Status codes are counted exactly; 0 = the exchange ended before any response was sent
 // (client went away), and anything outside 100..599 is folded into 0 too.
 inline constexpr std::size_t kStatusCodes = 600;
-// Upper bounds (seconds) of the request duration histogram, +Inf excluded.
-inline constexpr std::array<double, 12> kDurationBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                           0.1,   0.25,   0.5,   1.0,  2.5,   10.0};
+// Upper bounds (seconds) of the request duration histogram, +Inf excluded. They reach
+// past upstream_response's default 30 s, so a slow upstream shows as a bucket, not +Inf.
+inline constexpr std::array<double, 14> kDurationBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                           0.25,  0.5,    1.0,   2.5,  10.0,  30.0, 60.0};
 
 struct RouteCells {
     std::array<Counter, kStatusCodes> responses;

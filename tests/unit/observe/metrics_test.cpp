@@ -112,15 +112,18 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithSumAndCount) {
     auto slots = m.resolve(1, {"api"}, {});
     m.worker(0).response(slots.routes[0], 200, 500us);   // <= 0.001
     m.worker(1).response(slots.routes[0], 200, 3ms);     // <= 0.005
-    m.worker(1).response(slots.routes[0], 200, 20s);     // +Inf
+    m.worker(1).response(slots.routes[0], 200, 20s);     // <= 30: an upstream near its timeout
+    m.worker(0).response(slots.routes[0], 200, 90s);     // +Inf
     auto text = m.render({});
     EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"0.001\"} 1")) << text;
     EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"0.0025\"} 1")) << text;
     EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"0.005\"} 2")) << text;
     EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"10\"} 2")) << text;
-    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"+Inf\"} 3")) << text;
-    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_count{route=\"api\"} 3")) << text;
-    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_sum{route=\"api\"} 20.0035")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"30\"} 3")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"60\"} 3")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_bucket{route=\"api\",le=\"+Inf\"} 4")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_count{route=\"api\"} 4")) << text;
+    EXPECT_TRUE(has_line(text, "authgate_request_duration_seconds_sum{route=\"api\"} 110.0035")) << text;
     EXPECT_EQ(lines_starting(text, "authgate_request_duration_seconds_bucket{route=\"api\"").size(),
               kDurationBounds.size() + 1);
 }
