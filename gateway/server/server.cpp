@@ -222,20 +222,16 @@ std::optional<std::uint16_t> Server::admin_port() const {
     return impl_->admin->port();
 }
 
-void Server::stop() {
+void Server::stop() { drain_after(impl_->current()->cfg.server.timeouts.drain_delay); }
+
+// A zero delay drains at once, and overtakes a stop() still in its delay.
+void Server::shutdown() { drain_after(config::Duration::zero()); }
+
+void Server::drain_after(config::Duration delay) {
     impl_->draining.store(true);  // /readyz answers 503 from now on
-    const auto delay = impl_->current()->cfg.server.timeouts.drain_delay;
     for (auto& w : impl_->workers) {
         Worker* wp = w.get();
         asio::post(wp->ioc, [wp, delay] { wp->begin_shutdown_after(delay); });
-    }
-}
-
-void Server::shutdown() {
-    impl_->draining.store(true);  // /readyz answers 503 from now on
-    for (auto& w : impl_->workers) {
-        Worker* wp = w.get();
-        asio::post(wp->ioc, [wp] { wp->begin_shutdown(); });
     }
 }
 

@@ -59,6 +59,7 @@ public:
     std::size_t active_connections() const;
 
 private:
+    void drain_after(config::Duration delay);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
