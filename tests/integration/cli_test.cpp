@@ -69,6 +69,7 @@ TEST(Cli, VersionAndHelp) {
 
 TEST(Cli, CheckAcceptsShippedConfigs) {
     ::setenv("JWT_SECRET", "an-example-secret-of-at-least-32-bytes!!", 1);
+    ::setenv("DJANGO_SECRET_KEY", "django-insecure-an-example-secret-key-of-50-characters", 1);  // django.yaml
     for (const auto& entry : fs::directory_iterator(fs::path(AUTHGATE_SOURCE_DIR) / "config")) {
         if (entry.path().extension() != ".yaml") continue;
         auto r = run({"-c", entry.path().string(), "--check"});
