@@ -182,6 +182,7 @@ private:
     std::vector<std::pair<std::string, std::vector<std::string>>> read_claim_rules(const Value& v, Marks& marks);
     void check_reference(const Value& v, const std::string& name, const std::vector<std::string>& defined,
                          std::string_view what);
+    void check_admin_port(const Config& cfg);
     void warn_about_routes(const std::vector<Route>& routes, const Value& v);
 
     std::string file_;           // as given: messages use it so users can jump to it
@@ -618,13 +619,14 @@ void Loader::read_keys(const Value& v, JwtKeys& out) {
     assign(out.jwks_file, s, "jwks_file", &Loader::file_path);
     if (const Value* url = s.get("jwks_url")) {
         if (auto u = nonempty_text(*url)) {
-            if (u->rfind("https://", 0) == 0) {
+            // The fetcher's own parse (jwt/jwks_fetcher.cpp): a URL it could not use fails
+            // here, at --check, not as a fetch error once the gateway runs.
+            std::string why;
+            if (auto parsed = syntax::parse_http_url(*u, why)) {
                 out.jwks_url = *u;
-            } else if (u->rfind("http://", 0) == 0) {
-                out.jwks_url = *u;
-                warning(*url, "keys fetched over plain http can be tampered with; use https");
+                if (!parsed->tls) warning(*url, "keys fetched over plain http can be tampered with; use https");
             } else {
-                error(*url, "jwks_url must start with http:// or https://, got '" + *u + "'");
+                error(*url, "invalid jwks_url '" + *u + "': " + why);
             }
         }
     }
@@ -907,6 +909,27 @@ void Loader::check_reference(const Value& v, const std::string& name, const std:
     error(v, "unknown " + std::string(what) + " '" + name + "'" + hint);
 }
 
+// The server binds its listeners with SO_REUSEPORT, the admin listener without: sharing a
+// port with one would fail at start with "address in use", so it fails here instead.
+void Loader::check_admin_port(const Config& cfg) {
+    const auto show = [](const ListenAddress& a) {
+        const bool v6 = a.host.find(':') != std::string::npos;
+        return (v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
+    };
+    const auto& listen = cfg.server.listen;
+    for (std::size_t i = 0; i < listen.size(); ++i) {
+        if (!syntax::listen_overlaps(cfg.admin->listen, listen[i])) continue;
+        const auto& marks = cfg.server.marks.keys;
+        auto at = marks.find("listen[" + std::to_string(i) + "]");
+        if (at == marks.end()) at = marks.find("listen");
+        const std::string where = at == marks.end() ? "" : " (line " + std::to_string(at->second.line) + ")";
+        diag_.error(cfg.admin->marks.at("listen"), "admin.listen: " + show(cfg.admin->listen) +
+                                                       " takes the port of server.listen " + show(listen[i]) + where +
+                                                       ": give the admin listener a port of its own");
+        return;
+    }
+}
+
 // First match wins: a route after one that matches everything can never be chosen.
 void Loader::warn_about_routes(const std::vector<Route>& routes, const Value& v) {
     if (routes.empty()) {
@@ -961,6 +984,7 @@ std::optional<Config> Loader::load(std::string_view yaml) {
     cfg.file = absolute_file_;
     if (const Value* v = s.get("server")) read_server(*v, cfg.server);
     if (const Value* v = s.get("admin")) cfg.admin = read_admin(*v);
+    if (cfg.admin) check_admin_port(cfg);
     if (const Value* v = s.get("log")) cfg.log = read_log(*v);
     if (const Value* v = s.get("upstreams")) cfg.upstreams = read_upstreams(*v);
     if (const Value* v = s.get("jwt")) cfg.jwt = read_jwt(*v);
