@@ -2,6 +2,7 @@
 // real proxy in front of the demo backend. Counters are written by a worker after it sent
 // the response, so a test reads them by scraping until they match or a deadline passes.
 #include <ctime>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "jwt/signer.h"
+#include "observe/metrics.h"
 #include "support/harness.h"
 #include "unit/jwt/jwks_server.h"
 #include "unit/jwt/jwt_test_util.h"
@@ -490,6 +492,36 @@ TEST_F(AdminTest, JwksKeysAndLastSuccessPerProvider) {
     EXPECT_EQ(series(text, "authgate_jwks_keys{provider=\"remote\"}"), 0) << text;
     EXPECT_EQ(series(text, "authgate_jwks_keys{provider=\"hs\"}"), -1) << text;  // static keys only
     gateway.reset();  // before the issuer stops
+}
+
+// docs/operations.md is the metrics reference: every family the gateway exports, every
+// reason label with its text and every upstream error kind is in it, so it cannot drift.
+TEST_F(AdminTest, EveryFamilyAndLabelValueIsInTheOperationsGuide) {
+    std::ifstream f(std::string(AUTHGATE_SOURCE_DIR) + "/docs/operations.md");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string doc = ss.str();
+    ASSERT_FALSE(doc.empty());
+    const auto text = scrape();
+    std::istringstream in(text);
+    std::size_t families = 0;
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("# TYPE ", 0) != 0) continue;
+        const std::string name = line.substr(7, line.find(' ', 7) - 7);
+        EXPECT_NE(doc.find("`" + name + "`"), std::string::npos) << name << " is not documented";
+        ++families;
+    }
+    EXPECT_GE(families, 25u) << text;
+    for (std::size_t i = 0; i < observe::kAuthReasons; ++i) {
+        const auto s = static_cast<jwt::Status>(i);
+        if (s == jwt::Status::ok) continue;
+        const std::string row = "| `" + std::string(jwt::label(s)) + "` | `" + std::string(jwt::to_string(s)) + "` |";
+        EXPECT_NE(doc.find(row), std::string::npos) << row;
+    }
+    for (std::size_t i = 0; i < proxy::kUpstreamErrors; ++i) {
+        const std::string kind(proxy::to_string(static_cast<proxy::UpstreamError>(i)));
+        EXPECT_NE(doc.find("`" + kind + "`"), std::string::npos) << kind;
+    }
 }
 
 TEST_F(AdminTest, AnAdminPortInUseFailsAtStartNamingIt) {
