@@ -90,6 +90,9 @@ int run(const std::string& path) {
             if (ec) return;
             // Reading files and compiling happen here, off the workers' threads.
             if (auto next = load_logged(path)) {
+                // log.level and log.format first, so what the new config's JWKS fetcher
+                // logs is already in them; the access log follows at each worker's next line.
+                authgate::observe::reconfigure_app_log(next->cfg.log.level, next->cfg.log.format);
                 server->reload(next);
                 spdlog::info("configuration reloaded from {}", path);
             } else {

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "jwt/status.h"
+#include "observe/counter.h"
 
 namespace authgate::jwt {
 
@@ -108,7 +109,8 @@ public:
 
 // Per-worker cache factory (bounded; max_entries 0 = disabled -> returns nullptr).
 // (jwt/token_cache.h defines TokenCache; the proxy includes it to own one per worker.)
-std::unique_ptr<TokenCache> make_token_cache(std::uint64_t max_entries);
+// counters: see TokenCache's constructor; may be null.
+std::unique_ptr<TokenCache> make_token_cache(std::uint64_t max_entries, observe::CacheCounters* counters = nullptr);
 
 // Helpers for strip_token.
 std::string remove_cookie(std::string_view cookie_header, std::string_view name);   // "" if nothing left

@@ -52,10 +52,15 @@ bool KeyStore::carry_over_fetched(const KeyStore& previous) {
         keys = previous.fetched_;
     }
     if (keys.empty()) return false;
-    // Checked under the lock our fetcher publishes under: a fetch that already landed wins.
-    std::lock_guard lock(mu_);
-    if (ever_fetched_.load(std::memory_order_acquire)) return false;
-    publish_fetched_locked(std::move(keys));
+    const auto fetched_at = previous.stats().last_success;
+    {
+        // Checked under the lock our fetcher publishes under: a fetch that already landed wins.
+        std::lock_guard lock(mu_);
+        if (ever_fetched_.load(std::memory_order_acquire)) return false;
+        publish_fetched_locked(std::move(keys));
+    }
+    std::lock_guard lock(stats_mu_);
+    if (stats_.last_success < fetched_at) stats_.last_success = fetched_at;
     return true;
 }
 
@@ -97,6 +102,7 @@ void KeyStore::record_fetch(bool success) {
         std::lock_guard lock(stats_mu_);
         ++stats_.attempts;
         ++(success ? stats_.successes : stats_.failures);
+        if (success) stats_.last_success = std::chrono::system_clock::now();
     }
     stats_cv_.notify_all();
 }

@@ -44,6 +44,8 @@ struct JwksStats {
     std::uint64_t successes = 0;
     std::uint64_t failures = 0;
     std::uint64_t kid_refetch_requests = 0;  // granted (cooldown passed) requests
+    // When the keys in use were fetched (carried over by a reload with them); epoch = never.
+    std::chrono::system_clock::time_point last_success{};
 };
 
 class KeyStore {
@@ -74,7 +76,8 @@ public:
     // store starts with them (merged with its own static keys) instead of none, so its
     // routes do not answer 503 until its own first fetch lands, or while the issuer is down.
     // No-op once this store has fetched itself (its set is newer). Fetch counts do not
-    // carry over. True when keys were carried over.
+    // carry over; the time of the last success does, with the keys. True when keys were
+    // carried over.
     bool carry_over_fetched(const KeyStore& previous);
     // True once per burst of unknown-kid requests (the fetch about to start answers them).
     bool take_refetch_request() { return refetch_pending_.exchange(false, std::memory_order_acq_rel); }

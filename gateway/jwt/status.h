@@ -1,5 +1,7 @@
-// Every reason a token can be refused: one value each, one stable short string each.
-// The string is the error_description, the log field and the metric label.
+// Every reason a token can be refused: one value each, with two stable strings. The text
+// (to_string) is the error_description and the access log's `auth` field; the label (the
+// identifier itself, snake_case) is the metric's `reason` label, so dashboards and alerts
+// never carry spaces. Renaming either is a breaking change for operators.
 #pragma once
 
 #include <string_view>
@@ -42,6 +44,17 @@ constexpr std::string_view to_string(Status s) {
 #define AUTHGATE_X(name, text) \
     case Status::name:         \
         return text;
+        AUTHGATE_JWT_STATUS(AUTHGATE_X)
+#undef AUTHGATE_X
+    }
+    return "unknown";
+}
+
+constexpr std::string_view label(Status s) {
+    switch (s) {
+#define AUTHGATE_X(name, text) \
+    case Status::name:         \
+        return #name;
         AUTHGATE_JWT_STATUS(AUTHGATE_X)
 #undef AUTHGATE_X
     }

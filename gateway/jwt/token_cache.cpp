@@ -5,13 +5,24 @@
 
 namespace authgate::jwt {
 
-TokenCache::TokenCache(std::size_t max_entries) : max_entries_(max_entries == 0 ? 1 : max_entries) {
+TokenCache::TokenCache(std::size_t max_entries, observe::CacheCounters* counters)
+    : max_entries_(max_entries == 0 ? 1 : max_entries), counters_(counters) {
     map_.reserve(std::min<std::size_t>(max_entries_, 1 << 16));
     // Twice as many slots as sightings per window keeps overwrites rare; at most 16 MiB.
     const std::size_t slots = std::bit_ceil(std::clamp<std::size_t>(2 * max_entries_, 64, std::size_t{1} << 22));
     seen_ = std::make_unique<std::uint32_t[]>(slots);  // zeroed
     seen_mask_ = slots - 1;
     window_ = std::min(std::max<std::size_t>(max_entries_, 16), slots / 2);
+}
+
+void TokenCache::hit() {
+    ++hits_;
+    if (counters_) counters_->hits.add();
+}
+
+void TokenCache::miss() {
+    ++misses_;
+    if (counters_) counters_->misses.add();
 }
 
 bool TokenCache::admit(std::size_t key_hash) {
@@ -39,7 +50,7 @@ std::shared_ptr<const VerifiedToken> TokenCache::find(std::uint64_t provider_id,
                                                       std::size_t token_hash, std::uint64_t generation) {
     auto it = map_.find(key(provider_id, token, token_hash));
     if (it == map_.end()) {
-        ++misses_;
+        miss();
         return nullptr;
     }
     if (it->second->value->generation != generation) {
@@ -48,11 +59,11 @@ std::shared_ptr<const VerifiedToken> TokenCache::find(std::uint64_t provider_id,
         const auto node = it->second;
         map_.erase(it);
         lru_.erase(node);
-        ++misses_;
+        miss();
         return nullptr;
     }
     lru_.splice(lru_.begin(), lru_, it->second);  // no allocation, iterators stay valid
-    ++hits_;
+    hit();
     return it->second->value;
 }
 
@@ -74,6 +85,8 @@ void TokenCache::insert(std::uint64_t provider_id, std::string_view token, std::
         const Entry& last = lru_.back();
         map_.erase(KeyView{last.provider, last.token, last.hash});
         lru_.pop_back();
+        ++evictions_;
+        if (counters_) counters_->evictions.add();
     }
 }
 
@@ -90,9 +103,10 @@ void TokenCache::clear() {
     lru_.clear();
 }
 
-std::unique_ptr<TokenCache> make_token_cache(std::uint64_t max_entries) {
+std::unique_ptr<TokenCache> make_token_cache(std::uint64_t max_entries, observe::CacheCounters* counters) {
     if (max_entries == 0) return nullptr;
-    return std::make_unique<TokenCache>(static_cast<std::size_t>(std::min<std::uint64_t>(max_entries, 1u << 24)));
+    return std::make_unique<TokenCache>(static_cast<std::size_t>(std::min<std::uint64_t>(max_entries, 1u << 24)),
+                                        counters);
 }
 
 }  // namespace authgate::jwt

@@ -23,12 +23,15 @@
 #include <unordered_map>
 
 #include "jwt/verified_token.h"
+#include "observe/counter.h"
 
 namespace authgate::jwt {
 
 class TokenCache {
 public:
-    explicit TokenCache(std::size_t max_entries);
+    // counters: where hits, misses and evictions are also counted (a worker's metrics,
+    // which outlive the cache a reload replaces); may be null.
+    explicit TokenCache(std::size_t max_entries, observe::CacheCounters* counters = nullptr);
     TokenCache(const TokenCache&) = delete;
     TokenCache& operator=(const TokenCache&) = delete;
 
@@ -58,6 +61,7 @@ public:
     std::size_t capacity() const { return max_entries_; }
     std::uint64_t hits() const { return hits_; }
     std::uint64_t misses() const { return misses_; }
+    std::uint64_t evictions() const { return evictions_; }
     std::size_t admission_window() const { return window_; }
 
 private:
@@ -92,6 +96,10 @@ private:
     std::unordered_map<KeyView, List::iterator, KeyHash> map_;
     std::uint64_t hits_ = 0;
     std::uint64_t misses_ = 0;
+    std::uint64_t evictions_ = 0;
+    observe::CacheCounters* counters_;
+    void hit();
+    void miss();
 
     // Doorkeeper: slot = low hash bits, value = high 32 bits | 1 (0 = empty).
     std::unique_ptr<std::uint32_t[]> seen_;

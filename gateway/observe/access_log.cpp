@@ -287,6 +287,15 @@ bool configure_app_log(std::string_view level, std::string_view format) {
     return true;
 }
 
+bool reconfigure_app_log(std::string_view level, std::string_view format) {
+    auto lvl = spdlog::level::from_str(std::string(level));
+    if (lvl == spdlog::level::off && level != "off") return false;
+    // Not configure_app_log(): replacing the default logger is not safe while others log.
+    spdlog::set_level(lvl);
+    spdlog::set_formatter(make_app_log_formatter(format));
+    return true;
+}
+
 std::unique_ptr<spdlog::formatter> make_app_log_formatter(std::string_view format) {
     auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     if (format == "json") {

@@ -43,6 +43,8 @@ public:
     ~AccessLog();
     void write(const AccessRecord& r);
     void flush();
+    // Only from the thread that writes (the worker, when it installs a reloaded config).
+    void set_json(bool json) { json_ = json; }
 
 private:
     std::shared_ptr<spdlog::logger> logger_;
@@ -65,5 +67,11 @@ std::unique_ptr<spdlog::formatter> make_app_log_formatter(std::string_view forma
 // Sets up the process-wide application logger (stderr; level and format from config).
 // Returns false for an unknown level.
 bool configure_app_log(std::string_view level, std::string_view format);
+
+// A reload's log.level and log.format for the application logger, while other threads
+// log: the level is an atomic store and the stderr sink swaps its formatter under the
+// mutex it writes under, so a line is written whole in either the old or the new format.
+// Returns false (and changes nothing) for an unknown level.
+bool reconfigure_app_log(std::string_view level, std::string_view format);
 
 }  // namespace authgate::observe

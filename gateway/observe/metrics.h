@@ -23,20 +23,10 @@
 #include <vector>
 
 #include "jwt/status.h"
+#include "observe/counter.h"
 #include "proxy/upstream_error.h"
 
 namespace authgate::observe {
-
-// A counter with one writer thread: increments are a plain load and store (no locked
-// instruction on the hot path); any thread may read it.
-class Counter {
-public:
-    void add(std::uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-    std::uint64_t get() const { return v_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<std::uint64_t> v_{0};
-};
 
 // What went wrong talking to an upstream: the one vocabulary of proxy/upstream_error.h.
 using proxy::kUpstreamErrors;
@@ -53,16 +43,31 @@ inline constexpr std::size_t kStatusCodes = 600;
 inline constexpr std::array<double, 14> kDurationBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                            0.25,  0.5,    1.0,   2.5,  10.0,  30.0, 60.0};
 
+// A duration histogram's cells: per bucket (not cumulative; last = +Inf) and the sum.
+struct DurationCells {
+    std::array<Counter, kDurationBounds.size() + 1> buckets;
+    Counter sum_us;
+    void observe(std::chrono::microseconds d) {
+        const double s = static_cast<double>(d.count()) / 1e6;
+        std::size_t b = 0;
+        while (b < kDurationBounds.size() && s > kDurationBounds[b]) ++b;
+        buckets[b].add();
+        sum_us.add(static_cast<std::uint64_t>(d.count() < 0 ? 0 : d.count()));
+    }
+};
+
 struct RouteCells {
     std::array<Counter, kStatusCodes> responses;
     std::array<Counter, kAuthReasons> denials;      // real 401/403/503 auth outcomes
     std::array<Counter, kAuthReasons> report_only;  // would-be denials on report_only routes
-    std::array<Counter, kDurationBounds.size() + 1> duration;  // per bucket, not cumulative; last = +Inf
-    Counter duration_sum_us;
+    DurationCells duration;
+    std::array<Counter, 2> preflights;  // [0] allowed, [1] refused (origin not allowed)
+    Counter origins_refused;            // actual requests whose Origin the policy refused
 };
 
 struct UpstreamCells {
     std::array<Counter, kUpstreamErrors> errors;
+    DurationCells response;  // request sent -> response head received
 };
 
 // Fixed-capacity slot storage that grows in blocks without ever moving a cell.
@@ -95,18 +100,26 @@ private:
 };
 
 // Name -> slot, append-only. Only used when a snapshot is installed and when scraping.
+// Each slot also keeps the series it has ever been able to have (flags, only ever added):
+// those are exported from the first scrape on, at 0 until they happen, and never vanish.
 class NameSlots {
 public:
-    // The slot of a name, new if unseen. When all slots are taken further names share the
-    // last one, labelled "_other", so a long run of reloads cannot grow memory without bound.
-    std::uint32_t slot(std::string_view name);
+    struct Entry {
+        std::string name;
+        std::uint8_t flags = 0;
+    };
+    // The slot of a name, new if unseen; `flags` are added to its own. When all slots are
+    // taken further names share the last one, labelled "_other", so a long run of reloads
+    // cannot grow memory without bound.
+    std::uint32_t slot(std::string_view name, std::uint8_t flags = 0);
     // Every name by slot.
     std::vector<std::string> names() const;
+    std::vector<Entry> entries() const;
     std::size_t capacity() const { return SlotCells<RouteCells>::kCapacity; }
 
 private:
     mutable std::mutex mu_;
-    std::vector<std::string> names_;
+    std::vector<Entry> entries_;
     std::unordered_map<std::string, std::uint32_t> index_;
 };
 
@@ -116,11 +129,7 @@ public:
     void response(std::uint32_t route_slot, unsigned code, std::chrono::microseconds duration) {
         RouteCells& c = *routes_.find(route_slot);
         c.responses[code < kStatusCodes && code >= 100 ? code : 0].add();
-        const double s = static_cast<double>(duration.count()) / 1e6;
-        std::size_t b = 0;
-        while (b < kDurationBounds.size() && s > kDurationBounds[b]) ++b;
-        c.duration[b].add();
-        c.duration_sum_us.add(static_cast<std::uint64_t>(duration.count() < 0 ? 0 : duration.count()));
+        c.duration.observe(duration);
     }
     void auth_denied(std::uint32_t route_slot, jwt::Status why) {
         routes_.find(route_slot)->denials[static_cast<std::size_t>(why)].add();
@@ -131,10 +140,22 @@ public:
     void upstream_error(std::uint32_t upstream_slot, UpstreamError e) {
         upstreams_.find(upstream_slot)->errors[static_cast<std::size_t>(e)].add();
     }
+    // From the request's last byte sent to the upstream to its response head received.
+    void upstream_response(std::uint32_t upstream_slot, std::chrono::microseconds d) {
+        upstreams_.find(upstream_slot)->response.observe(d);
+    }
+    // A preflight the gateway answered: allowed when the origin got CORS headers.
+    void cors_preflight(std::uint32_t route_slot, bool allowed) {
+        routes_.find(route_slot)->preflights[allowed ? 0 : 1].add();
+    }
+    // An actual request with an Origin the route's policy does not allow.
+    void cors_origin_refused(std::uint32_t route_slot) { routes_.find(route_slot)->origins_refused.add(); }
 
     // Downstream connections taken, and those turned away at server.limits.max_connections.
     Counter connections_accepted;
     Counter connections_refused;
+    // This worker's token cache (jwt::TokenCache counts into it, whichever cache a reload made).
+    CacheCounters token_cache;
 
     SlotCells<RouteCells>& routes() { return routes_; }
     SlotCells<UpstreamCells>& upstreams() { return upstreams_; }
@@ -144,6 +165,15 @@ public:
 private:
     SlotCells<RouteCells> routes_;
     SlotCells<UpstreamCells> upstreams_;
+};
+
+// A route as the metrics see it: its name and which series it can have.
+struct RouteSeries {
+    static constexpr std::uint8_t kAuth = 1;        // denials (auth required or optional)
+    static constexpr std::uint8_t kReportOnly = 2;  // report_only would-be denials
+    static constexpr std::uint8_t kCors = 4;        // preflights and refused origins
+    std::string name;
+    std::uint8_t flags = 0;
 };
 
 // The slots of one compiled config, by route and upstream position.
@@ -160,6 +190,8 @@ struct ProviderState {
     bool has_keys = false;  // a jwks_url provider has obtained keys at least once
     std::uint64_t fetch_successes = 0;
     std::uint64_t fetch_failures = 0;
+    double last_success = 0;  // unix seconds of the keys' last successful fetch; 0 = never
+    std::uint64_t keys = 0;   // keys in the current set (fetched and static)
 };
 struct ScrapeState {
     std::uint64_t connections_active = 0;
@@ -178,13 +210,15 @@ public:
 
     // Slots for a config's route and upstream names, with their cells allocated in every
     // worker. Called before the snapshot reaches any worker.
-    SnapshotSlots resolve(std::uint64_t snapshot_id, const std::vector<std::string>& routes,
+    SnapshotSlots resolve(std::uint64_t snapshot_id, const std::vector<RouteSeries>& routes,
                           const std::vector<std::string>& upstreams);
     // Slow path for a request that outlived two reloads: slot by name (cells already exist).
     std::uint32_t route_slot(std::string_view name) { return route_names_.slot(name); }
     std::uint32_t upstream_slot(std::string_view name) { return upstream_names_.slot(name); }
 
-    // Written by the thread that reloads the config.
+    // Written by the thread that loads the config: successful loads (the first one included)
+    // also set the last success time.
+    void config_loaded(std::chrono::system_clock::time_point at);
     Counter reloads_ok;
     Counter reloads_failed;
 
@@ -196,7 +230,13 @@ private:
     NameSlots route_names_;
     NameSlots upstream_names_;
     std::mutex resolve_mu_;
+    std::atomic<double> last_load_{0};  // unix seconds
 };
+
+// The process_* families of the Prometheus client libraries (CPU, resident memory, open
+// and maximum file descriptors, start time), read from /proc/self when called. A value
+// that cannot be read is left out rather than reported as 0.
+void append_process_metrics(std::string& out);
 
 // Appends a Prometheus label value with \, " and newline escaped.
 void append_label_value(std::string& out, std::string_view v);

@@ -202,6 +202,7 @@ asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::att
     }
 
     down_.end_body_deadline();  // the body is whole: nothing of the client's may be cancelled now
+    const auto sent = std::chrono::steady_clock::now();
 
     // 2. Response header, skipping interim 1xx (the gateway answered Expect itself).
     auto& rp = response_parser_;
@@ -225,8 +226,12 @@ asio::awaitable<typename Forwarder<Downstream>::Step> Forwarder<Downstream>::att
         if (code >= 100 && code < 200 && code != 101) continue;
         break;
     }
+    const auto waited = std::chrono::steady_clock::now() - sent;
+    w_.metrics.upstream_response(w_.upstream_slot(*ex.snap, ex.route->upstream),
+                                 std::chrono::duration_cast<std::chrono::microseconds>(waited));
     const bool upstream_keep_alive = rp->keep_alive();
     if (const auto refused = prepare_response(ex, *rp, w_.origin_cache.get())) co_return fail(*refused);
+    if (origin_refused(ex, rp->get())) w_.metrics.cors_origin_refused(w_.route_slot(*ex.snap, ex.route));
     const bool upgraded = rp->get().result() == http::status::switching_protocols;
     const bool body_follows = !rp->is_done();
     const bool close_after = down_.begin_response(ex, *rp);

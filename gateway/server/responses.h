@@ -39,6 +39,13 @@ void add_cors(const Exchange& ex, Fields& fields, cors::OriginCache* cache) {
     if (!policy.wildcard()) proxy::merge_vary(fields, "Origin");
 }
 
+// Whether a response add_cors() has seen refuses the request's Origin: the response has a
+// policy, the request an Origin, and the answer no Access-Control-Allow-Origin.
+template <class Fields>
+bool origin_refused(const Exchange& ex, const Fields& fields) {
+    return ex.cors && !ex.origin.empty() && fields.find(http::field::access_control_allow_origin) == fields.end();
+}
+
 // The JSON error response for `reply`, before finish_local().
 http::response<http::string_body> error_response(const Reply& reply);
 

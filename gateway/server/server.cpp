@@ -31,8 +31,18 @@ struct Server::Impl {
     explicit Impl(std::size_t workers) : metrics(workers) {}
 
     observe::SnapshotSlots resolve_slots(const proxy::Snapshot& snap) {
-        std::vector<std::string> routes, upstreams;
-        for (const auto& r : snap.routes) routes.push_back(r.cfg->name);
+        std::vector<observe::RouteSeries> routes;
+        std::vector<std::string> upstreams;
+        for (const auto& r : snap.routes) {
+            // The series a route can have, exported at 0 from the start.
+            std::uint8_t flags = 0;
+            if (r.auth) {
+                flags |= r.cfg->auth.mode == config::RouteAuth::Mode::report_only ? observe::RouteSeries::kReportOnly
+                                                                                   : observe::RouteSeries::kAuth;
+            }
+            if (r.cors) flags |= observe::RouteSeries::kCors;
+            routes.push_back({r.cfg->name, flags});
+        }
         for (const auto& u : snap.upstreams) upstreams.push_back(u.cfg->name);
         return metrics.resolve(snap.id, routes, upstreams);
     }
@@ -107,7 +117,10 @@ std::string Server::Impl::render_metrics() const {
                 auto st = p->jwks_stats();
                 ps.fetch_successes = st.successes;
                 ps.fetch_failures = st.failures;
+                if (st.last_success.time_since_epoch().count() > 0)
+                    ps.last_success = std::chrono::duration<double>(st.last_success.time_since_epoch()).count();
             }
+            if (auto keys = p->key_set()) ps.keys = keys->keys.size();
             state.providers.push_back(std::move(ps));
         }
     }
@@ -120,6 +133,7 @@ Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions op
     unsigned n = cfg.server.workers ? cfg.server.workers : available_cpus();
     impl_ = std::make_unique<Impl>(n);
     impl_->snapshot = snapshot;
+    impl_->metrics.config_loaded(std::chrono::system_clock::now());
     const auto slots = impl_->resolve_slots(*snapshot);
     for (unsigned i = 0; i < n; ++i)
         impl_->workers.push_back(
@@ -215,6 +229,7 @@ void Server::reload(std::shared_ptr<const proxy::Snapshot> snapshot) {
         asio::post(wp->ioc, [wp, snapshot, slots] { wp->set_snapshot(snapshot, slots); });
     }
     impl_->metrics.reloads_ok.add();
+    impl_->metrics.config_loaded(std::chrono::system_clock::now());
 }
 
 void Server::reload_failed() { impl_->metrics.reloads_failed.add(); }

@@ -219,6 +219,7 @@ template <class Stream>
 asio::awaitable<bool> Session<Stream>::send_local(Exchange& ex, http::response<http::string_body>& res, bool close,
                                                   bool cors_done) {
     const bool keep = finish_local(ex, res, close, cors_done, w_.draining, w_.origin_cache.get());
+    if (!cors_done && origin_refused(ex, res)) w_.metrics.cors_origin_refused(w_.route_slot(*ex.snap, ex.route));
     ex.status = res.result_int();
     head_.clear();
     proxy::write_response_head(res, head_);
@@ -234,6 +235,7 @@ asio::awaitable<bool> Session<Stream>::send_local(Exchange& ex, http::response<h
 template <class Stream>
 asio::awaitable<bool> Session<Stream>::answer_preflight(Exchange& ex) {
     http::response<http::string_body> res = preflight_response(ex, w_.origin_cache.get());
+    w_.metrics.cors_preflight(w_.route_slot(*ex.snap, ex.route), !origin_refused(ex, res));
     co_return co_await send_local(ex, res, false, true);
 }
 

@@ -26,7 +26,7 @@ Worker::Worker(std::size_t idx, std::shared_ptr<const proxy::Snapshot> snap, obs
     : index(idx),
       snapshot(std::move(snap)),
       pool(ioc.get_executor()),
-      token_cache(jwt::make_token_cache(snapshot->cfg.jwt.cache_max_entries)),
+      token_cache(jwt::make_token_cache(snapshot->cfg.jwt.cache_max_entries, &all_metrics.worker(idx).token_cache)),
       origin_cache(cors::make_origin_cache(cors::OriginCache::kDefaultMaxEntries)),
       rng(std::random_device{}()),
       access_log(options.access_log_fd, snapshot->cfg.log.format == "json"),
@@ -100,8 +100,10 @@ void Worker::set_snapshot(std::shared_ptr<const proxy::Snapshot> snap, observe::
     previous_slots_ = std::move(slots_);
     slots_ = std::move(slots);
     // Cached verdicts were made under the old keys and policies.
-    token_cache = jwt::make_token_cache(snapshot->cfg.jwt.cache_max_entries);
+    token_cache = jwt::make_token_cache(snapshot->cfg.jwt.cache_max_entries, &metrics.token_cache);
     if (origin_cache) origin_cache->clear();
+    // log.format is reloadable: the next line this worker writes is in the new format.
+    access_log.set_json(snapshot->cfg.log.format == "json");
 }
 
 void Worker::begin_shutdown_after(std::chrono::steady_clock::duration delay) {

@@ -2,6 +2,7 @@
 // real proxy in front of the demo backend. Counters are written by a worker after it sent
 // the response, so a test reads them by scraping until they match or a deadline passes.
 #include <ctime>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -10,7 +11,10 @@
 #include <gtest/gtest.h>
 
 #include "jwt/signer.h"
+#include "observe/metrics.h"
 #include "support/harness.h"
+#include "unit/jwt/jwks_server.h"
+#include "unit/jwt/jwt_test_util.h"
 
 namespace authgate::test {
 namespace {
@@ -38,6 +42,13 @@ config::Route auth_route(std::string name, std::string prefix, config::RouteAuth
     r.auth.providers = {"hs"};
     r.auth.mode = mode;
     return r;
+}
+
+// The value of one exact series as a double (timestamps), or -1 when it is absent.
+double value(const std::string& text, const std::string& name_and_labels) {
+    const std::string prefix = "\n" + name_and_labels + " ";
+    const auto at = ("\n" + text).find(prefix);
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + prefix.size() - 1));
 }
 
 // The value of one exact series in an exposition, or -1 when it is absent.
@@ -220,9 +231,9 @@ TEST_F(AdminTest, RequestsAndDenialsAreCounted) {
     EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"\",code=\"404\"}", 1));
     EXPECT_TRUE(metric_becomes("authgate_request_duration_seconds_count{route=\"api\"}", 3));
     const auto text = scrape();
-    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"token missing\"}"), 1) << text;
-    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"token expired\"}"), 1) << text;
-    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"api\",reason=\"token expired\"}"), -1) << text;
+    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"token_missing\"}"), 1) << text;
+    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"token_expired\"}"), 1) << text;
+    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"api\",reason=\"token_expired\"}"), -1) << text;
 }
 
 TEST_F(AdminTest, ReportOnlyForwardsAndCountsTheWouldBeDenial) {
@@ -241,11 +252,12 @@ TEST_F(AdminTest, ReportOnlyForwardsAndCountsTheWouldBeDenial) {
 
     EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"shadow\",code=\"200\"}", 3));
     const auto text = scrape();
-    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"shadow\",reason=\"signature invalid\"}"), 1)
+    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"shadow\",reason=\"signature_invalid\"}"), 1)
         << text;
-    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"shadow\",reason=\"token missing\"}"), 1) << text;
-    // Nothing was refused.
-    EXPECT_EQ(text.find("authgate_auth_denials_total{"), std::string::npos) << text;
+    EXPECT_EQ(series(text, "authgate_auth_report_only_total{route=\"shadow\",reason=\"token_missing\"}"), 1) << text;
+    // Nothing was refused: a report_only route has no denial series at all.
+    EXPECT_EQ(text.find("authgate_auth_denials_total{route=\"shadow\""), std::string::npos) << text;
+    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"signature_invalid\"}"), 0) << text;
 }
 
 TEST_F(AdminTest, UpstreamErrorsAreCountedByKind) {
@@ -368,6 +380,148 @@ TEST_F(AdminTest, RouteCountersSurviveAReload) {
     const auto text = scrape();
     EXPECT_EQ(series(text, "authgate_config_reloads_total{result=\"success\"}"), 1) << text;
     EXPECT_EQ(series(text, "authgate_config_reloads_total{result=\"failure\"}"), 1) << text;
+}
+
+// Alerts need 0 rather than nothing: a fresh gateway exports every series its routes,
+// upstreams and caches can have, at 0; then each one moves with what it counts.
+TEST_F(AdminTest, ZeroSeriesFromTheStartThenEachMoves) {
+    config::CorsPolicy web;
+    web.name = "web";
+    web.allow_origins = {"https://app.example"};
+    cfg.cors.policies = {web};
+    cfg.routes[0].cors = "web";  // public
+    const double started = static_cast<double>(now());
+    auto text = scrape();
+    for (const char* zero :
+         {"authgate_auth_denials_total{route=\"api\",reason=\"token_missing\"}",
+          "authgate_auth_denials_total{route=\"api\",reason=\"keys_unavailable\"}",
+          "authgate_auth_report_only_total{route=\"shadow\",reason=\"token_missing\"}",
+          "authgate_cors_preflights_total{route=\"public\",result=\"allowed\"}",
+          "authgate_cors_preflights_total{route=\"public\",result=\"refused\"}",
+          "authgate_cors_origins_refused_total{route=\"public\"}",
+          "authgate_upstream_errors_total{upstream=\"backend\",kind=\"connect_refused\"}",
+          "authgate_upstream_errors_total{upstream=\"backend\",kind=\"response_timeout\"}",
+          "authgate_upstream_response_duration_seconds_count{upstream=\"backend\"}",
+          "authgate_upstream_response_duration_seconds_bucket{upstream=\"backend\",le=\"+Inf\"}",
+          "authgate_token_cache_hits_total", "authgate_token_cache_misses_total",
+          "authgate_token_cache_evictions_total", "authgate_config_reloads_total{result=\"success\"}",
+          "authgate_config_reloads_total{result=\"failure\"}",
+          "authgate_connections_total{result=\"refused\"}"}) {
+        EXPECT_EQ(series(text, zero), 0) << zero << "\n" << text;
+    }
+    // Series a route cannot have are not invented.
+    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"public\",reason=\"token_missing\"}"), -1);
+    EXPECT_EQ(series(text, "authgate_cors_preflights_total{route=\"api\",result=\"allowed\"}"), -1);
+    const double loaded = value(text, "authgate_config_last_reload_success_timestamp_seconds");
+    EXPECT_GE(loaded, started - 60) << text;
+    EXPECT_LE(loaded, started + 60) << text;
+    EXPECT_GT(value(text, "process_start_time_seconds"), 0) << text;
+    EXPECT_GT(value(text, "process_resident_memory_bytes"), 0) << text;
+    EXPECT_GT(value(text, "process_open_fds"), 0) << text;
+
+    Client c(gw().port());
+    auto r = c.request("GET", "/api/a");  // denied
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401u);
+    EXPECT_TRUE(metric_becomes("authgate_auth_denials_total{route=\"api\",reason=\"token_missing\"}", 1));
+
+    r = c.request("OPTIONS", "/public/a",
+                  {{"Origin", "https://app.example"}, {"Access-Control-Request-Method", "GET"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("Access-Control-Allow-Origin"), "https://app.example");
+    r = c.request("OPTIONS", "/public/a",
+                  {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "GET"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->count("Access-Control-Allow-Origin"), 0u);
+    EXPECT_TRUE(metric_becomes("authgate_cors_preflights_total{route=\"public\",result=\"allowed\"}", 1));
+    EXPECT_TRUE(metric_becomes("authgate_cors_preflights_total{route=\"public\",result=\"refused\"}", 1));
+
+    // Proxied: one with a refused origin, one allowed, then one token three times (cached
+    // on its second verification, so a hit on the third).
+    r = c.request("GET", "/public/a", {{"Origin", "https://evil.example"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    r = c.request("GET", "/public/a", {{"Origin", "https://app.example"}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    const auto token = hs256();
+    for (int i = 0; i < 3; ++i) {
+        r = c.request("GET", "/api/a", bearer(token));
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200u) << r->body;
+    }
+    EXPECT_TRUE(metric_becomes("authgate_cors_origins_refused_total{route=\"public\"}", 1));
+    EXPECT_TRUE(metric_becomes("authgate_upstream_response_duration_seconds_count{upstream=\"backend\"}", 5));
+    EXPECT_TRUE(metric_becomes("authgate_token_cache_hits_total", 1));
+    EXPECT_TRUE(metric_becomes("authgate_token_cache_misses_total", 2));
+    text = scrape();
+    EXPECT_EQ(series(text, "authgate_upstream_errors_total{upstream=\"backend\",kind=\"connect_refused\"}"), 0);
+    EXPECT_GT(value(text, "authgate_upstream_response_duration_seconds_sum{upstream=\"backend\"}"), 0) << text;
+
+    config::Diagnostics diag;
+    auto next = proxy::Snapshot::compile(cfg, diag);
+    ASSERT_TRUE(next) << (diag.errors().empty() ? "" : diag.errors().front());
+    gw().server().reload(next);
+    text = scrape();
+    EXPECT_EQ(series(text, "authgate_config_reloads_total{result=\"success\"}"), 1) << text;
+    EXPECT_GE(value(text, "authgate_config_last_reload_success_timestamp_seconds"), loaded) << text;
+    // Counters go on across the reload: nothing went back to 0.
+    EXPECT_EQ(series(text, "authgate_token_cache_hits_total"), 1) << text;
+    EXPECT_EQ(series(text, "authgate_auth_denials_total{route=\"api\",reason=\"token_missing\"}"), 1) << text;
+}
+
+// A jwks_url provider's keys: how many, and when they were last fetched (0: never).
+TEST_F(AdminTest, JwksKeysAndLastSuccessPerProvider) {
+    jwt::test::JwksServer issuer;
+    issuer.set_body(jwt::test::jwks_json({jwt::test::jwk_for("rsa", "k1"), jwt::test::jwk_for("p256", "k2")}));
+    config::JwtProvider fetched;
+    fetched.name = "issuer";
+    fetched.algorithms = {"RS256", "ES256"};
+    fetched.keys.jwks_url = issuer.url();
+    cfg.jwt.providers.push_back(fetched);
+    cfg.jwt.providers.push_back(unreachable_jwks_provider("remote"));
+    const double started = static_cast<double>(now());
+    auto& g = gw();
+    ASSERT_TRUE(g.snapshot()->providers->wait_for_first_fetch(10s));
+    const auto text = scrape();
+    EXPECT_EQ(series(text, "authgate_jwks_keys{provider=\"issuer\"}"), 2) << text;
+    const double fetched_at = value(text, "authgate_jwks_last_success_timestamp_seconds{provider=\"issuer\"}");
+    EXPECT_GE(fetched_at, started - 60) << text;
+    EXPECT_LE(fetched_at, started + 60) << text;
+    EXPECT_EQ(series(text, "authgate_jwks_last_success_timestamp_seconds{provider=\"remote\"}"), 0) << text;
+    EXPECT_EQ(series(text, "authgate_jwks_keys{provider=\"remote\"}"), 0) << text;
+    EXPECT_EQ(series(text, "authgate_jwks_keys{provider=\"hs\"}"), -1) << text;  // static keys only
+    gateway.reset();  // before the issuer stops
+}
+
+// docs/operations.md is the metrics reference: every family the gateway exports, every
+// reason label with its text and every upstream error kind is in it, so it cannot drift.
+TEST_F(AdminTest, EveryFamilyAndLabelValueIsInTheOperationsGuide) {
+    std::ifstream f(std::string(AUTHGATE_SOURCE_DIR) + "/docs/operations.md");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string doc = ss.str();
+    ASSERT_FALSE(doc.empty());
+    const auto text = scrape();
+    std::istringstream in(text);
+    std::size_t families = 0;
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("# TYPE ", 0) != 0) continue;
+        const std::string name = line.substr(7, line.find(' ', 7) - 7);
+        EXPECT_NE(doc.find("`" + name + "`"), std::string::npos) << name << " is not documented";
+        ++families;
+    }
+    EXPECT_GE(families, 25u) << text;
+    for (std::size_t i = 0; i < observe::kAuthReasons; ++i) {
+        const auto s = static_cast<jwt::Status>(i);
+        if (s == jwt::Status::ok) continue;
+        const std::string row = "| `" + std::string(jwt::label(s)) + "` | `" + std::string(jwt::to_string(s)) + "` |";
+        EXPECT_NE(doc.find(row), std::string::npos) << row;
+    }
+    for (std::size_t i = 0; i < proxy::kUpstreamErrors; ++i) {
+        const std::string kind(proxy::to_string(static_cast<proxy::UpstreamError>(i)));
+        EXPECT_NE(doc.find("`" + kind + "`"), std::string::npos) << kind;
+    }
 }
 
 TEST_F(AdminTest, AnAdminPortInUseFailsAtStartNamingIt) {

@@ -208,8 +208,8 @@ std::uint16_t listening_port(const std::string& text) {
 // The real binary with `log.format: json`: a SIGHUP with a broken config is refused, and
 // everything the process writes (application log on stderr, access log on stdout, both
 // read here from one pipe) is one JSON object per line, the config errors included, each
-// naming FILE:LINE:COL. Messages with quotes and backslashes stay valid JSON; a query
-// token is written as REDACTED.
+// naming FILE:LINE:COL. Messages with quotes, backslashes, control characters and bytes
+// that are not UTF-8 stay valid JSON; a query token is written as REDACTED.
 TEST(ReloadCli, JsonLogCarriesFailedReloadDiagnostics) {
     Backend backend;
     const std::string secret(32, 's');
@@ -245,9 +245,18 @@ TEST(ReloadCli, JsonLogCarriesFailedReloadDiagnostics) {
         EXPECT_EQ(r->status, 200u) << r->body;
         r = c.request("GET", "/one/\"quoted\"\\path");  // 401: logged, escaped
         ASSERT_TRUE(r);
+        r = c.request("GET", "/one/\xff\xfe\xc3(x");  // not UTF-8: replaced, still JSON
+        ASSERT_TRUE(r);
     }
-    // Line 21, column 15: the upstream's name, which holds a quote and a backslash.
-    std::ofstream(cfg) << yaml(R"("mi\"ss\\ing")");
+    {
+        // Control bytes in the request line: refused, and whatever is logged of it parses.
+        Client raw(port);
+        raw.send(std::string("GET /one/\x01\x1b[2J\x7f HTTP/1.1\r\nHost: x\r\n\r\n"));
+        EXPECT_TRUE(raw.read_response());
+    }
+    // Line 21, column 15: the upstream's name, which holds a quote, a backslash and
+    // control characters (YAML escapes).
+    std::ofstream(cfg) << yaml(R"("mi\"ss\\ing\x01\t")");
     ::kill(gw.pid(), SIGHUP);
     bool refused = false;
     for (auto deadline = std::chrono::steady_clock::now() + 10s; !refused && std::chrono::steady_clock::now() < deadline;) {
@@ -268,7 +277,7 @@ TEST(ReloadCli, JsonLogCarriesFailedReloadDiagnostics) {
     std::istringstream lines(output);
     std::string line;
     std::size_t objects = 0;
-    bool names_position = false, redacted = false;
+    bool names_position = false, redacted = false, replaced = false;
     const std::string position = cfg.string() + ":21:15: ";
     while (std::getline(lines, line)) {
         boost::system::error_code ec;
@@ -281,16 +290,117 @@ TEST(ReloadCli, JsonLogCarriesFailedReloadDiagnostics) {
             const std::string m(msg->as_string());
             if (m.rfind(position, 0) == 0) {
                 names_position = true;
-                EXPECT_NE(m.find("mi\"ss\\ing"), std::string::npos) << m;
+                EXPECT_NE(m.find("mi\"ss\\ing\x01\t"), std::string::npos) << m;
                 EXPECT_EQ(o.at("level").as_string(), "error");
             }
         }
-        if (const auto* p = o.if_contains("path"))
+        if (const auto* p = o.if_contains("path")) {
             redacted = redacted || p->as_string() == "/one/x?access_token=REDACTED&x=1";
+            replaced = replaced || p->as_string() == "/one/\ufffd\ufffd\ufffd(x";
+        }
     }
     EXPECT_GE(objects, 6u) << output;
     EXPECT_TRUE(names_position) << output;
     EXPECT_TRUE(redacted) << output;
+    EXPECT_TRUE(replaced) << "the invalid UTF-8 path is not in the access log as U+FFFD\n" << output;
+}
+
+// Reads the child's output until `done` holds for it (bounded); returns whether it did.
+template <typename F>
+bool output_until(ChildProcess& child, std::string& output, F done, std::chrono::milliseconds limit = 10s) {
+    for (auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;) {
+        output = child.drain_output();
+        if (done(output)) return true;
+        std::this_thread::sleep_for(1ms);  // poll interval, not synchronisation
+    }
+    output = child.drain_output();
+    return done(output);
+}
+
+bool is_json_object(const std::string& line) {
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    return !ec && v.is_object();
+}
+
+// SIGHUP applies log.level and log.format: a gateway started with info/text and reloaded
+// to debug/json writes its application log (stderr) and access log (stdout) as JSON from
+// the reload on, debug lines included; before it, plain text and no debug line, although
+// the first JWKS fetch logged one at debug.
+TEST(ReloadCli, SighupAppliesLogLevelAndFormat) {
+    Backend backend;
+    jt::JwksServer issuer;
+    issuer.set_body(jt::jwks_json({jt::jwk_for("rsa", "k1")}));
+    const auto yaml = [&](const std::string& level, const std::string& format) {
+        return "server:\n  listen: 127.0.0.1:0\n  workers: 1\n  timeouts:\n    drain_delay: 0s\n"
+               "log:\n  level: " + level + "\n  format: " + format + "\n"
+               "upstreams:\n  b:\n    endpoints: [http://127.0.0.1:" + std::to_string(backend.port()) + "]\n"
+               "jwt:\n  providers:\n    remote:\n      algorithms: [RS256]\n      keys:\n"
+               "        jwks_url: " + issuer.url() + "\n"
+               "routes:\n  - name: one\n    match:\n      path_prefix: /one/\n    upstream: b\n";
+    };
+    auto cfg = write_temp("log-reload.yaml", yaml("info", "text"));
+    ChildProcess gw({AUTHGATE_BINARY, "-c", cfg.string()});
+    std::string output = gw.first_line() + "\n";
+    std::uint16_t port = 0;
+    ASSERT_TRUE(output_until(gw, output, [&](const std::string& o) { return (port = listening_port(o)) != 0; }))
+        << output;
+    ASSERT_TRUE(eventually([&] { return issuer.requests() >= 1; }));
+    {
+        Client c(port);
+        auto r = c.request("GET", "/one/before");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200u);
+    }
+    // The text access line is out before the reload (the worker flushes it within 250 ms).
+    ASSERT_TRUE(output_until(gw, output, [](const std::string& o) { return o.find("/one/before") != std::string::npos; }))
+        << output;
+    const std::size_t before = output.size();
+
+    std::ofstream(cfg) << yaml("debug", "json");
+    ::kill(gw.pid(), SIGHUP);
+    ASSERT_TRUE(output_until(gw, output, [&](const std::string& o) {
+        return o.find("\"level\":\"debug\"", before) != std::string::npos &&
+               o.find("configuration reloaded", before) != std::string::npos;
+    })) << output;
+    {
+        Client c(port);
+        auto r = c.request("GET", "/one/after");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200u);
+    }
+    ASSERT_TRUE(output_until(gw, output, [&](const std::string& o) { return o.find("/one/after", before) != std::string::npos; }))
+        << output;
+    EXPECT_EQ(gw.signal_and_wait(SIGTERM, 10s), 0);
+    output = gw.drain_output();
+
+    std::istringstream old_lines(output.substr(0, before));
+    std::size_t text_lines = 0;
+    for (std::string line; std::getline(old_lines, line);) {
+        EXPECT_FALSE(is_json_object(line)) << line;
+        EXPECT_EQ(line.find(" debug "), std::string::npos) << "a debug line at level info: " << line;
+        ++text_lines;
+    }
+    EXPECT_GE(text_lines, 2u) << output;  // "listening on" and the access line at least
+    std::istringstream new_lines(output.substr(before));
+    bool debug = false, access = false, reloaded = false, json = false;
+    for (std::string line; std::getline(new_lines, line);) {
+        // The new file's own warnings are written before it is applied: in the old format.
+        if (!json && !is_json_object(line)) {
+            EXPECT_NE(line.find(" warning "), std::string::npos) << line;
+            continue;
+        }
+        json = true;
+        ASSERT_TRUE(is_json_object(line)) << "not JSON after the reload: " << line << "\n" << output;
+        const auto o = boost::json::parse(line).as_object();
+        if (const auto* level = o.if_contains("level")) debug = debug || level->as_string() == "debug";
+        if (const auto* msg = o.if_contains("msg"))
+            reloaded = reloaded || std::string_view(msg->as_string()).find("configuration reloaded") == 0;
+        if (const auto* path = o.if_contains("path")) access = access || path->as_string() == "/one/after";
+    }
+    EXPECT_TRUE(debug) << output;
+    EXPECT_TRUE(reloaded) << output;
+    EXPECT_TRUE(access) << output;
 }
 
 }  // namespace

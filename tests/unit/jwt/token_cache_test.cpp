@@ -45,6 +45,31 @@ TEST(TokenCache, BoundedLeastRecentlyUsedEviction) {
     EXPECT_EQ(c.size(), 3u);
 }
 
+// The worker's metrics see what every cache it ever had did: counters outlive the cache a
+// reload replaces, and only capacity pushes an entry out as an eviction.
+TEST(TokenCache, CountsHitsMissesAndEvictionsIntoTheWorkersCounters) {
+    observe::CacheCounters counters;
+    {
+        TokenCache c(2, &counters);
+        c.insert(1, "a", entry(1));
+        c.insert(1, "b", entry(1));
+        EXPECT_NE(c.find(1, "a", 1), nullptr);  // hit
+        EXPECT_EQ(c.find(1, "x", 1), nullptr);  // miss: unseen
+        EXPECT_EQ(c.find(1, "b", 2), nullptr);  // miss: made under other keys (dropped, not evicted)
+        c.insert(1, "c", entry(1));
+        c.insert(1, "d", entry(1));             // over capacity: evicts a
+        c.erase(1, "d");                        // not an eviction
+        EXPECT_EQ(c.evictions(), 1u);
+    }
+    auto next = make_token_cache(1, &counters);  // as after a reload
+    next->insert(1, "e", entry(1));
+    next->insert(1, "f", entry(1));
+    EXPECT_NE(next->find(1, "f", 1), nullptr);
+    EXPECT_EQ(counters.hits.get(), 2u);
+    EXPECT_EQ(counters.misses.get(), 2u);
+    EXPECT_EQ(counters.evictions.get(), 2u);
+}
+
 TEST(TokenCache, ReinsertReplacesAndEraseRemoves) {
     TokenCache c(3);
     c.insert(1, "a", entry(1));
