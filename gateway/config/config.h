@@ -58,7 +58,7 @@ struct Marks {
 };
 
 struct ListenAddress {
-    std::string host;  // as written ("0.0.0.0", "127.0.0.1", "::1", "localhost")
+    std::string host;  // an IP address as written ("0.0.0.0", "127.0.0.1", "::1"); never a name
     std::uint16_t port = 0;
     bool operator==(const ListenAddress&) const = default;
 };

@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 
+#include "config/keys.h"
 #include "config/strings.h"
 #include "config/syntax.h"
 
@@ -77,10 +78,11 @@ class Loader;
 // value (`tls:` with nothing under it) reads as an empty mapping.
 class Section {
 public:
-    // `known` empty = any key (a mapping of user-chosen names such as upstreams).
-    // When `marks` is given, every value position is recorded as marks->keys[prefix + key]
-    // and list items as prefix + "key[i]".
-    Section(Loader& loader, const Value& value, std::vector<std::string> known, Marks* marks = nullptr,
+    // `known` comes from config/keys.h, the one list of keys; a `named` one takes any key
+    // (a mapping of user-chosen names such as upstreams). When `marks` is given, every
+    // value position is recorded as marks->keys[prefix + key] and list items as
+    // prefix + "key[i]".
+    Section(Loader& loader, const Value& value, const keys::SectionKeys& known, Marks* marks = nullptr,
             std::string mark_prefix = "");
 
     const Value& value() const { return value_; }
@@ -180,6 +182,7 @@ private:
     std::vector<std::pair<std::string, std::vector<std::string>>> read_claim_rules(const Value& v, Marks& marks);
     void check_reference(const Value& v, const std::string& name, const std::vector<std::string>& defined,
                          std::string_view what);
+    void check_admin_port(const Config& cfg);
     void warn_about_routes(const std::vector<Route>& routes, const Value& v);
 
     std::string file_;           // as given: messages use it so users can jump to it
@@ -191,7 +194,7 @@ private:
 // ------------------------------------------------------------------------------------
 // Section
 
-Section::Section(Loader& loader, const Value& value, std::vector<std::string> known, Marks* marks,
+Section::Section(Loader& loader, const Value& value, const keys::SectionKeys& known, Marks* marks,
                  std::string mark_prefix)
     : loader_(loader), value_(value) {
     if (value.null()) return;
@@ -213,8 +216,8 @@ Section::Section(Loader& loader, const Value& value, std::vector<std::string> kn
         const Mark value_mark = value_node.IsNull() ? key_mark : loader_.mark(value_node, key_mark);
         // Built in one go: assigning to an existing YAML::Node would write through it.
         Entry e{key, key_mark, Value{value_node, value_mark, key_mark, child_path(value.path, key)}};
-        if (!known.empty() && !contains(known, e.key)) {
-            loader_.error(key_mark, "unknown key '" + e.key + "' " + where + suggestion(e.key, known));
+        if (!known.named && !contains(known.keys, e.key)) {
+            loader_.error(key_mark, "unknown key '" + e.key + "' " + where + suggestion(e.key, known.keys));
             continue;
         }
         if (get(e.key)) {
@@ -388,7 +391,7 @@ std::vector<std::string> Loader::text_list(const Value& v, bool allow_single) {
 // server, admin, log
 
 void Loader::read_server(const Value& v, Server& out) {
-    Section s(*this, v, {"listen", "workers", "tls", "limits", "timeouts", "headers_with_underscores"}, &out.marks);
+    Section s(*this, v, keys::server, &out.marks);
     out.marks.self = s.self();
     if (const Value* listen = s.get("listen")) {
         auto addresses = read_listen_list(*listen);
@@ -438,7 +441,7 @@ std::optional<ListenAddress> Loader::read_listen(const Value& v) {
 }
 
 std::optional<ServerTls> Loader::read_server_tls(const Value& v, Marks& marks) {
-    Section s(*this, v, {"cert_file", "key_file"}, &marks, "tls.");
+    Section s(*this, v, keys::server_tls, &marks, "tls.");
     ServerTls tls;
     for (const char* key : {"cert_file", "key_file"})
         if (!s.get(key)) missing(s, key);
@@ -448,7 +451,7 @@ std::optional<ServerTls> Loader::read_server_tls(const Value& v, Marks& marks) {
 }
 
 void Loader::read_limits(const Value& v, Limits& out, Marks& marks) {
-    Section s(*this, v, {"max_header_bytes", "max_body_bytes", "max_connections"}, &marks, "limits.");
+    Section s(*this, v, keys::server_limits, &marks, "limits.");
     assign(out.max_header_bytes, s, "max_header_bytes", &Loader::size);
     assign(out.max_body_bytes, s, "max_body_bytes", &Loader::size);
     assign(out.max_connections, s, "max_connections", &Loader::integer);
@@ -458,9 +461,7 @@ void Loader::read_limits(const Value& v, Limits& out, Marks& marks) {
 }
 
 void Loader::read_timeouts(const Value& v, Timeouts& out, Marks& marks) {
-    Section s(*this, v,
-              {"header", "idle", "upstream_connect", "upstream_response", "request_body", "shutdown", "drain_delay"},
-              &marks, "timeouts.");
+    Section s(*this, v, keys::server_timeouts, &marks, "timeouts.");
     // A zero header/connect/response timeout would fail every request; idle 0 (no
     // keep-alive), shutdown 0 (stop at once) and drain_delay 0 (drain at once) are meaningful.
     assign(out.header, s, "header", &Loader::positive_duration);
@@ -474,7 +475,7 @@ void Loader::read_timeouts(const Value& v, Timeouts& out, Marks& marks) {
 
 Admin Loader::read_admin(const Value& v) {
     Admin admin;
-    Section s(*this, v, {"listen"}, &admin.marks);
+    Section s(*this, v, keys::admin, &admin.marks);
     admin.marks.self = s.self();
     if (const Value* listen = s.get("listen")) {
         if (auto address = read_listen(*listen)) admin.listen = *address;
@@ -486,7 +487,7 @@ Admin Loader::read_admin(const Value& v) {
 
 Log Loader::read_log(const Value& v) {
     Log log;
-    Section s(*this, v, {"level", "format", "access_log"});
+    Section s(*this, v, keys::log);
     if (const Value* level = s.get("level"))
         if (auto r = one_of(*level, {"trace", "debug", "info", "warn", "error", "off"})) log.level = *r;
     if (const Value* format = s.get("format"))
@@ -500,7 +501,7 @@ Log Loader::read_log(const Value& v) {
 
 std::vector<Upstream> Loader::read_upstreams(const Value& v) {
     std::vector<Upstream> out;
-    Section s(*this, v, {});
+    Section s(*this, v, keys::upstreams);
     for (const auto& e : s.entries()) out.push_back(read_upstream(e));
     return out;
 }
@@ -508,7 +509,7 @@ std::vector<Upstream> Loader::read_upstreams(const Value& v) {
 Upstream Loader::read_upstream(const Entry& e) {
     Upstream u;
     u.name = e.key;
-    Section s(*this, e.value, {"endpoints", "tls", "pool"}, &u.marks);
+    Section s(*this, e.value, keys::upstream, &u.marks);
     u.marks.self = s.self();
 
     if (const Value* endpoints = s.get("endpoints")) {
@@ -529,7 +530,7 @@ Upstream Loader::read_upstream(const Entry& e) {
 
     if (const Value* tls = s.get("tls")) read_upstream_tls(*tls, u);
     if (const Value* pool = s.get("pool")) {
-        Section p(*this, *pool, {"idle_timeout", "max_idle"}, &u.marks, "pool.");
+        Section p(*this, *pool, keys::upstream_pool, &u.marks, "pool.");
         assign(u.pool_idle_timeout, p, "idle_timeout", &Loader::duration);
         assign(u.pool_max_idle, p, "max_idle", &Loader::integer);
     }
@@ -537,7 +538,7 @@ Upstream Loader::read_upstream(const Entry& e) {
 }
 
 void Loader::read_upstream_tls(const Value& v, Upstream& out) {
-    Section s(*this, v, {"verify", "ca_file", "server_name"}, &out.marks, "tls.");
+    Section s(*this, v, keys::upstream_tls, &out.marks, "tls.");
     assign(out.tls.verify, s, "verify", &Loader::boolean);
     assign(out.tls.ca_file, s, "ca_file", &Loader::existing_file);
     assign(out.tls.server_name, s, "server_name", &Loader::nonempty_text);
@@ -550,14 +551,14 @@ void Loader::read_upstream_tls(const Value& v, Upstream& out) {
 
 Jwt Loader::read_jwt(const Value& v) {
     Jwt jwt;
-    Section s(*this, v, {"providers", "cache"}, &jwt.marks);
+    Section s(*this, v, keys::jwt, &jwt.marks);
     jwt.marks.self = s.self();
     if (const Value* providers = s.get("providers")) {
-        Section names(*this, *providers, {});
+        Section names(*this, *providers, keys::jwt_providers);
         for (const auto& e : names.entries()) jwt.providers.push_back(read_provider(e));
     }
     if (const Value* cache = s.get("cache")) {
-        Section c(*this, *cache, {"max_entries"}, &jwt.marks, "cache.");
+        Section c(*this, *cache, keys::jwt_cache, &jwt.marks, "cache.");
         assign(jwt.cache_max_entries, c, "max_entries", &Loader::integer);
     }
     return jwt;
@@ -566,10 +567,7 @@ Jwt Loader::read_jwt(const Value& v) {
 JwtProvider Loader::read_provider(const Entry& e) {
     JwtProvider p;
     p.name = e.key;
-    Section s(*this, e.value,
-              {"issuer", "audiences", "algorithms", "keys", "leeway", "required_claims", "max_lifetime", "token_from",
-               "forward_claims", "forward_payload_header", "strip_token"},
-              &p.marks);
+    Section s(*this, e.value, keys::provider, &p.marks);
     p.marks.self = s.self();
 
     if (const Value* issuer = s.get("issuer")) p.issuers = text_list(*issuer, /*allow_single=*/true);
@@ -613,8 +611,7 @@ std::vector<std::string> Loader::read_algorithms(const Value& v) {
 }
 
 void Loader::read_keys(const Value& v, JwtKeys& out) {
-    Section s(*this, v, {"secret", "secret_base64", "public_key_file", "jwks_file", "jwks_url", "jwks_refresh"},
-              &out.marks);
+    Section s(*this, v, keys::provider_keys, &out.marks);
     out.marks.self = s.self();
     assign(out.secret, s, "secret", &Loader::nonempty_text);
     assign(out.secret_base64, s, "secret_base64", &Loader::nonempty_text);
@@ -622,13 +619,14 @@ void Loader::read_keys(const Value& v, JwtKeys& out) {
     assign(out.jwks_file, s, "jwks_file", &Loader::file_path);
     if (const Value* url = s.get("jwks_url")) {
         if (auto u = nonempty_text(*url)) {
-            if (u->rfind("https://", 0) == 0) {
+            // The fetcher's own parse (jwt/jwks_fetcher.cpp): a URL it could not use fails
+            // here, at --check, not as a fetch error once the gateway runs.
+            std::string why;
+            if (auto parsed = syntax::parse_http_url(*u, why)) {
                 out.jwks_url = *u;
-            } else if (u->rfind("http://", 0) == 0) {
-                out.jwks_url = *u;
-                warning(*url, "keys fetched over plain http can be tampered with; use https");
+                if (!parsed->tls) warning(*url, "keys fetched over plain http can be tampered with; use https");
             } else {
-                error(*url, "jwks_url must start with http:// or https://, got '" + *u + "'");
+                error(*url, "invalid jwks_url '" + *u + "': " + why);
             }
         }
     }
@@ -652,7 +650,7 @@ std::vector<TokenSource> Loader::read_token_from(const Value& v, Marks& marks) {
 }
 
 std::optional<TokenSource> Loader::read_token_source(const Value& v, Marks& marks, const std::string& prefix) {
-    Section s(*this, v, {"header", "cookie", "query", "prefix"}, &marks, prefix);
+    Section s(*this, v, keys::token_source, &marks, prefix);
     const Value* header = s.get("header");
     const Value* cookie = s.get("cookie");
     const Value* query = s.get("query");
@@ -687,7 +685,7 @@ std::optional<TokenSource> Loader::read_token_source(const Value& v, Marks& mark
 
 std::vector<std::pair<std::string, std::string>> Loader::read_forward_claims(const Value& v, Marks& marks) {
     std::vector<std::pair<std::string, std::string>> out;
-    Section s(*this, v, {}, &marks, "forward_claims.");
+    Section s(*this, v, keys::forward_claims, &marks, "forward_claims.");
     std::map<std::string, std::string> claim_of_header;  // lower-case header -> claim
     for (const auto& e : s.entries()) {
         auto header = http_token(e.value);
@@ -708,10 +706,10 @@ std::vector<std::pair<std::string, std::string>> Loader::read_forward_claims(con
 
 Cors Loader::read_cors(const Value& v) {
     Cors cors;
-    Section s(*this, v, {"policies"}, &cors.marks);
+    Section s(*this, v, keys::cors, &cors.marks);
     cors.marks.self = s.self();
     if (const Value* policies = s.get("policies")) {
-        Section names(*this, *policies, {});
+        Section names(*this, *policies, keys::cors_policies);
         for (const auto& e : names.entries()) cors.policies.push_back(read_policy(e));
     }
     return cors;
@@ -720,10 +718,7 @@ Cors Loader::read_cors(const Value& v) {
 CorsPolicy Loader::read_policy(const Entry& e) {
     CorsPolicy p;
     p.name = e.key;
-    Section s(*this, e.value,
-              {"allow_origins", "allow_origin_regexes", "allow_all_origins", "allow_methods", "allow_headers",
-               "expose_headers", "allow_credentials", "max_age", "allow_private_network"},
-              &p.marks);
+    Section s(*this, e.value, keys::cors_policy, &p.marks);
     p.marks.self = s.self();
     // Origin syntax and regexes are checked by cors/ (using the marks recorded above).
     if (const Value* list = s.get("allow_origins")) p.allow_origins = text_list(*list);
@@ -771,7 +766,7 @@ std::vector<Route> Loader::read_routes(const Value& v, const Config& cfg) {
 
 Route Loader::read_route(const Value& v, const Config& cfg) {
     Route r;
-    Section s(*this, v, {"name", "match", "upstream", "cors", "rewrite", "auth"}, &r.marks);
+    Section s(*this, v, keys::route, &r.marks);
     r.marks.self = s.self();
 
     if (s.get("name"))
@@ -794,7 +789,7 @@ Route Loader::read_route(const Value& v, const Config& cfg) {
         }
     }
     if (const Value* rewrite = s.get("rewrite")) {
-        Section rw(*this, *rewrite, {"strip_prefix"}, &r.marks, "rewrite.");
+        Section rw(*this, *rewrite, keys::route_rewrite, &r.marks, "rewrite.");
         if (const Value* strip = rw.get("strip_prefix")) {
             if (auto p = text(*strip)) {
                 if (p->empty() || p->front() != '/')
@@ -809,7 +804,7 @@ Route Loader::read_route(const Value& v, const Config& cfg) {
 }
 
 void Loader::read_match(const Value& v, Route& route) {
-    Section s(*this, v, {"path", "path_prefix", "methods", "host"}, &route.marks, "match.");
+    Section s(*this, v, keys::route_match, &route.marks, "match.");
     auto read_path = [&](const char* key, std::string& out) {
         const Value* value = s.get(key);
         if (!value) return;
@@ -863,7 +858,7 @@ void Loader::read_auth(const Value& v, RouteAuth& out, const Config& cfg) {
         return;
     }
     out.none = false;
-    Section s(*this, v, {"providers", "mode", "claims"}, &out.marks);
+    Section s(*this, v, keys::route_auth, &out.marks);
     if (const Value* providers = s.get("providers")) {
         const auto defined = names_of(cfg.jwt.providers);
         for (const auto& item : items(*providers)) {
@@ -890,7 +885,7 @@ void Loader::read_auth(const Value& v, RouteAuth& out, const Config& cfg) {
 std::vector<std::pair<std::string, std::vector<std::string>>> Loader::read_claim_rules(const Value& v,
                                                                                         Marks& marks) {
     std::vector<std::pair<std::string, std::vector<std::string>>> out;
-    Section s(*this, v, {}, &marks, "claims.");
+    Section s(*this, v, keys::claim_rules, &marks, "claims.");
     for (const auto& e : s.entries()) {
         if (e.value.node.IsSequence() && e.value.node.size() == 0) {
             error(e.value, "at least one accepted value is required");
@@ -912,6 +907,27 @@ void Loader::check_reference(const Value& v, const std::string& name, const std:
     std::string hint = defined.empty() ? " (none are defined)" : suggestion(name, defined);
     if (hint.empty()) hint = " (defined: " + strings::join(defined) + ")";
     error(v, "unknown " + std::string(what) + " '" + name + "'" + hint);
+}
+
+// The server binds its listeners with SO_REUSEPORT, the admin listener without: sharing a
+// port with one would fail at start with "address in use", so it fails here instead.
+void Loader::check_admin_port(const Config& cfg) {
+    const auto show = [](const ListenAddress& a) {
+        const bool v6 = a.host.find(':') != std::string::npos;
+        return (v6 ? "[" + a.host + "]" : a.host) + ":" + std::to_string(a.port);
+    };
+    const auto& listen = cfg.server.listen;
+    for (std::size_t i = 0; i < listen.size(); ++i) {
+        if (!syntax::listen_overlaps(cfg.admin->listen, listen[i])) continue;
+        const auto& marks = cfg.server.marks.keys;
+        auto at = marks.find("listen[" + std::to_string(i) + "]");
+        if (at == marks.end()) at = marks.find("listen");
+        const std::string where = at == marks.end() ? "" : " (line " + std::to_string(at->second.line) + ")";
+        diag_.error(cfg.admin->marks.at("listen"), "admin.listen: " + show(cfg.admin->listen) +
+                                                       " takes the port of server.listen " + show(listen[i]) + where +
+                                                       ": give the admin listener a port of its own");
+        return;
+    }
 }
 
 // First match wins: a route after one that matches everything can never be chosen.
@@ -962,12 +978,13 @@ std::optional<Config> Loader::load(std::string_view yaml) {
     if (docs.size() > 1) error(mark(docs[1], start), "only one YAML document is allowed in a config file");
 
     Value root{docs.front(), mark(docs.front(), start), start, ""};
-    Section s(*this, root, {"server", "admin", "log", "upstreams", "jwt", "cors", "routes"});
+    Section s(*this, root, keys::top);
 
     Config cfg;
     cfg.file = absolute_file_;
     if (const Value* v = s.get("server")) read_server(*v, cfg.server);
     if (const Value* v = s.get("admin")) cfg.admin = read_admin(*v);
+    if (cfg.admin) check_admin_port(cfg);
     if (const Value* v = s.get("log")) cfg.log = read_log(*v);
     if (const Value* v = s.get("upstreams")) cfg.upstreams = read_upstreams(*v);
     if (const Value* v = s.get("jwt")) cfg.jwt = read_jwt(*v);

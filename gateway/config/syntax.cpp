@@ -5,6 +5,11 @@
 #include <charconv>
 #include <numeric>
 
+#include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/ipv6_address.hpp>
+#include <boost/url/url_view.hpp>
+
 #include "config/strings.h"
 
 namespace authgate::config::syntax {
@@ -89,6 +94,101 @@ std::optional<HostPort> split_host_port(std::string_view text, std::string& why)
     return out;
 }
 
+namespace urls = boost::urls;
+
+// Boost.URL refused the text: say which part is wrong, as far as the text shows it.
+std::string why_not_a_url(std::string_view text) {
+    const auto scheme_end = text.find("://");
+    const std::string scheme = strings::lower(std::string(text.substr(0, scheme_end)));
+    if (scheme_end == std::string_view::npos || (scheme != "http" && scheme != "https"))
+        return "must start with http:// or https://";
+    const std::string_view rest = text.substr(scheme_end + 3);
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) return "missing ']' after IPv6 address";
+        const std::string_view address = authority.substr(1, close - 1);
+        if (!urls::parse_ipv6_address(address))
+            return "invalid IPv6 address '" + std::string(address) + "'" +
+                   (address.find('%') != std::string_view::npos ? " (zone ids are not supported here)" : "");
+    }
+    if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }))
+        return "spaces and control characters must be percent-encoded";
+    if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+        return "non-ASCII characters must be percent-encoded";
+    return "not a valid URL";
+}
+
+// An absolute http(s) URL with a host the gateway can connect to.
+struct HttpTarget {
+    urls::url_view url;  // views the text passed in
+    bool tls = false;
+    std::string host;  // without brackets
+    std::uint16_t port = 0;
+};
+
+// Boost.URL checks the URI grammar (RFC 3986); what an http client needs on top of it
+// (scheme, a host, a port that fits, no user info) is checked here, once for every URL the
+// gateway connects to.
+std::optional<HttpTarget> parse_http_target(std::string_view text, std::string& why) {
+    auto parsed = urls::parse_uri(text);
+    if (!parsed) {
+        why = why_not_a_url(text);
+        return std::nullopt;
+    }
+    HttpTarget out;
+    out.url = *parsed;
+    const urls::url_view& u = out.url;
+    if ((u.scheme_id() != urls::scheme::http && u.scheme_id() != urls::scheme::https) || !u.has_authority()) {
+        why = "must start with http:// or https://";
+        return std::nullopt;
+    }
+    out.tls = u.scheme_id() == urls::scheme::https;
+    if (u.has_userinfo()) {
+        why = "must not contain user info";
+        return std::nullopt;
+    }
+    // Boost.URL 1.81 reads "host:abc/x" as an empty port and a relative path "abc/x",
+    // which an authority cannot be followed by (RFC 3986 path-abempty): a bad port.
+    const std::string_view path = u.encoded_path();
+    if (!path.empty() && path.front() != '/') {
+        why = "invalid port '" + std::string(u.port()) + std::string(path.substr(0, path.find('/'))) +
+              "' (expected 1-65535)";
+        return std::nullopt;
+    }
+    switch (u.host_type()) {
+        case urls::host_type::ipv4:
+        case urls::host_type::ipv6: out.host = u.host_address(); break;
+        case urls::host_type::name:
+            if (u.encoded_host().empty()) {
+                why = "missing host";
+                return std::nullopt;
+            }
+            // RFC 3986 names may hold percent-escapes and sub-delimiters, which resolvers
+            // read differently: only DNS-style names.
+            if (!is_host_name(u.encoded_host())) {
+                why = "a host may contain only letters, digits, '-', '.' and '_'";
+                return std::nullopt;
+            }
+            out.host = std::string(u.encoded_host());
+            break;
+        default:
+            why = "unsupported host '" + std::string(u.encoded_host()) + "'";
+            return std::nullopt;
+    }
+    out.port = out.tls ? 443 : 80;
+    if (u.has_port()) {
+        // Not port_number(): it wraps 99999 to 34463.
+        auto port = parse_port(u.port());
+        if (!port || *port == 0) {
+            why = "invalid port '" + std::string(u.port()) + "' (expected 1-65535)";
+            return std::nullopt;
+        }
+        out.port = *port;
+    }
+    return out;
+}
+
 }  // namespace
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -134,42 +234,56 @@ std::optional<ListenAddress> parse_listen(std::string_view text, std::string& wh
         why = "invalid port '" + std::string(*hp->port) + "' (expected 0-65535)";
         return std::nullopt;
     }
+    // The very test the server makes before it binds (server/server.cpp): a name is not
+    // resolved, as in Envoy, so a listener never depends on DNS or /etc/hosts at start.
+    boost::system::error_code ec;
+    (void)boost::asio::ip::make_address(hp->host, ec);
+    if (ec) {
+        why = hp->host == "localhost" ? "'localhost' is a name, not an address: write 127.0.0.1 (or [::1])"
+                                      : "'" + hp->host +
+                                            "' is not an IP address: listen on an address such as 0.0.0.0 (every "
+                                            "IPv4 interface), [::] (every interface) or 127.0.0.1 (loopback only)";
+        return std::nullopt;
+    }
     return ListenAddress{hp->host, *port};
 }
 
+bool listen_overlaps(const ListenAddress& a, const ListenAddress& b) {
+    if (a.port == 0 || a.port != b.port) return false;
+    boost::system::error_code ec_a, ec_b;
+    const auto x = boost::asio::ip::make_address(a.host, ec_a);
+    const auto y = boost::asio::ip::make_address(b.host, ec_b);
+    if (ec_a || ec_b) return false;
+    if (x == y) return true;
+    // [::] is dual-stack (the server leaves IPV6_V6ONLY off): it takes every address.
+    auto covers = [](const boost::asio::ip::address& wild, const boost::asio::ip::address& other) {
+        return wild.is_unspecified() && (wild.is_v6() || other.is_v4() || other.is_unspecified());
+    };
+    return covers(x, y) || covers(y, x);
+}
+
 std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& why) {
-    Endpoint ep;
-    auto scheme_end = text.find("://");
-    const std::string scheme =
-        strings::lower(std::string(text.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end)));
-    if (scheme != "http" && scheme != "https") {
-        why = "endpoint must start with http:// or https://";
-        return std::nullopt;
-    }
-    ep.scheme = scheme;
-    std::string_view authority = text.substr(scheme_end + 3);
-    if (!authority.empty() && authority.back() == '/') authority.remove_suffix(1);
-    if (authority.find_first_of("/?#") != std::string_view::npos) {
+    auto target = parse_http_target(text, why);
+    if (!target) return std::nullopt;
+    const urls::url_view& u = target->url;
+    if ((!u.encoded_path().empty() && u.encoded_path() != "/") || u.has_query() || u.has_fragment()) {
         why = "endpoint must not have a path, query or fragment (use rewrite.strip_prefix on routes)";
         return std::nullopt;
     }
-    if (authority.find('@') != std::string_view::npos) {
-        why = "endpoint must not contain user info";
-        return std::nullopt;
-    }
-    auto hp = split_host_port(authority, why);
-    if (!hp) return std::nullopt;
-    ep.host = hp->host;
-    ep.port = scheme == "https" ? 443 : 80;
-    if (hp->port) {
-        auto port = parse_port(*hp->port);
-        if (!port || *port == 0) {
-            why = "invalid port '" + std::string(*hp->port) + "' (expected 1-65535)";
-            return std::nullopt;
-        }
-        ep.port = *port;
-    }
-    return ep;
+    return Endpoint{target->tls ? "https" : "http", std::move(target->host), target->port};
+}
+
+std::optional<HttpUrl> parse_http_url(std::string_view text, std::string& why) {
+    auto target = parse_http_target(text, why);
+    if (!target) return std::nullopt;
+    const urls::url_view& u = target->url;
+    HttpUrl out;
+    out.tls = target->tls;
+    out.host = std::move(target->host);
+    out.port = std::to_string(target->port);
+    out.target = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
+    if (u.has_query()) out.target += "?" + std::string(u.encoded_query());
+    return out;
 }
 
 std::optional<std::string> normalize_route_host(std::string_view text, std::string& why) {

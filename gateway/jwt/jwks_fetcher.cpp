@@ -15,6 +15,8 @@
 #include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "config/syntax.h"
+
 namespace authgate::jwt {
 
 namespace asio = boost::asio;
@@ -23,52 +25,14 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
 
-bool parse_http_url(const std::string& url, HttpUrl& out) {
-    std::string_view rest(url);
-    if (rest.rfind("https://", 0) == 0) {
-        out.tls = true;
-        rest.remove_prefix(8);
-    } else if (rest.rfind("http://", 0) == 0) {
-        out.tls = false;
-        rest.remove_prefix(7);
-    } else {
-        return false;
-    }
-    const std::size_t end = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, end);
-    std::string_view target = end == std::string_view::npos ? std::string_view() : rest.substr(end);
-    if (const auto hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
-    if (authority.empty() || authority.find('@') != std::string_view::npos) return false;
-    std::string_view host, port;
-    if (authority.front() == '[') {
-        const std::size_t close = authority.find(']');
-        if (close == std::string_view::npos) return false;
-        host = authority.substr(1, close - 1);
-        const std::string_view after = authority.substr(close + 1);
-        if (!after.empty()) {
-            if (after.front() != ':') return false;
-            port = after.substr(1);
-        }
-    } else {
-        const std::size_t colon = authority.rfind(':');
-        host = authority.substr(0, colon);
-        if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    }
-    if (host.empty()) return false;
-    if (port.empty()) port = out.tls ? "443" : "80";
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) return false;
-    out.host.assign(host);
-    out.port.assign(port);
-    out.target = target.empty() ? std::string("/") : std::string(target.front() == '?' ? "/" : "") + std::string(target);
-    return true;
-}
-
 namespace {
+
+using config::syntax::HttpUrl;
 
 struct Source {
     std::shared_ptr<Provider> provider;
     HttpUrl url;
-    bool url_ok = false;
+    bool url_ok = false;  // the loader refuses a URL that is not; a hand-built config may not
     asio::steady_timer timer;
     Source(std::shared_ptr<Provider> p, asio::io_context& ioc) : provider(std::move(p)), timer(ioc) {}
 };
@@ -217,7 +181,12 @@ JwksFetcher::JwksFetcher(std::vector<std::shared_ptr<Provider>> providers, Optio
     for (auto& p : providers) {
         if (!p->has_jwks_url()) continue;
         auto s = std::make_unique<Source>(p, impl_->ioc);
-        s->url_ok = parse_http_url(p->jwks_url(), s->url);
+        // The loader's own parse of jwks_url: what --check accepted is what is fetched.
+        std::string why;
+        if (auto url = config::syntax::parse_http_url(p->jwks_url(), why)) {
+            s->url = std::move(*url);
+            s->url_ok = true;
+        }
         impl_->sources.push_back(std::move(s));
         const auto& signal = p->key_store().signal();
         if (signal && std::find(impl_->signals.begin(), impl_->signals.end(), signal) == impl_->signals.end())

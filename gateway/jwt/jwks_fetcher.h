@@ -42,13 +42,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Parsed http(s) URL (no userinfo). false when unsupported.
-struct HttpUrl {
-    bool tls = false;
-    std::string host;  // without brackets for IPv6 literals
-    std::string port;
-    std::string target;  // path + query, at least "/"
-};
-bool parse_http_url(const std::string& url, HttpUrl& out);
-
 }  // namespace authgate::jwt

@@ -14,6 +14,8 @@
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 #include "cli/command_line.h"
 #include "config/strings.h"
@@ -98,14 +100,12 @@ std::string read_args(const cli::Parsed& parsed, Args& a) {
     return {};
 }
 
-// The Host of an absolute-form target ("https://api.example/x" -> "api.example"), else
-// localhost.
+// The Host of an absolute-form target ("https://api.example:8443/x" -> "api.example:8443"),
+// else localhost.
 std::string default_host(std::string_view url) {
-    const auto scheme_end = url.find("://");
-    if (url.front() == '/' || scheme_end == std::string_view::npos) return "localhost";
-    const auto authority = url.substr(scheme_end + 3);
-    const auto host = authority.substr(0, authority.find_first_of("/?#"));
-    return host.empty() ? std::string("localhost") : std::string(host);
+    const auto uri = boost::urls::parse_uri(url);
+    if (!uri || !uri->has_authority() || uri->encoded_host().empty()) return "localhost";
+    return std::string(uri->encoded_host_and_port());
 }
 
 // The request as the client's headers give it, for the token extractor (before the

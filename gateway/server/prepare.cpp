@@ -2,6 +2,8 @@
 #include "server/prepare.h"
 
 #include <boost/beast/core/string.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 
 #include "server/responses.h"
 
@@ -108,21 +110,22 @@ RequestFields::RequestFields(const ArenaFields& fields) {
 
 void split_target(std::string_view target, std::string_view& path, std::string_view& query) {
     if (!target.empty() && target.front() != '/') {
-        auto scheme_end = target.find("://");
-        if (scheme_end != std::string_view::npos) {
-            auto path_start = target.find('/', scheme_end + 3);
-            auto q = target.find('?', scheme_end + 3);
-            if (path_start == std::string_view::npos || (q != std::string_view::npos && q < path_start)) {
-                target = q == std::string_view::npos ? std::string_view("/") : target.substr(q);
-                if (target.front() == '?') {
-                    path = "/";
-                    query = target.substr(1);
-                    return;
-                }
-            } else {
-                target = target.substr(path_start);
-            }
-        }
+        // Absolute-form (RFC 9112 3.2.2), as sent to a proxy. Boost.URL's url_view parses
+        // in place, without allocating; what is not an http(s) URI with an authority and no
+        // user info (RFC 9110 4.2.4) leaves no path, which routing refuses (400).
+        path = {};
+        query = {};
+        const auto uri = boost::urls::parse_absolute_uri(target);
+        if (!uri || !uri->has_authority() || uri->has_userinfo() ||
+            (uri->scheme_id() != boost::urls::scheme::http && uri->scheme_id() != boost::urls::scheme::https))
+            return;
+        const std::string_view p = uri->encoded_path();
+        // An authority is followed by nothing, '/' or '?' (RFC 3986 path-abempty): Boost.URL
+        // 1.81 reads "host:x/y" as a port "" and a path "x/y".
+        if (!p.empty() && p.front() != '/') return;
+        path = p.empty() ? std::string_view("/") : p;
+        if (uri->has_query()) query = uri->encoded_query();
+        return;
     }
     auto q = target.find('?');
     path = target.substr(0, q);

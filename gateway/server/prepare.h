@@ -40,7 +40,8 @@ struct RequestFields {
 };
 
 // Splits a request target into path and query; absolute-form targets
-// ("http://host/path") are reduced to their path.
+// ("http://host/path?q") are reduced to their path and query. A target that is neither
+// origin-form nor an absolute http(s) URI gives an empty path (refused as invalid).
 void split_target(std::string_view target, std::string_view& path, std::string_view& query);
 
 // Stage 1. Refuses what an upstream could read differently from the gateway (request

@@ -128,7 +128,9 @@ Server::Server(std::shared_ptr<const proxy::Snapshot> snapshot, ServerOptions op
     // connections and no accept lock is shared. Port 0 resolves once, on the first bind.
     for (const auto& listen : cfg.server.listen) {
         boost::system::error_code ec;
-        auto addr = asio::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host, ec);
+        // The loader made this same test (config::syntax::parse_listen): only a config built
+        // by hand can still fail it.
+        auto addr = asio::ip::make_address(listen.host, ec);
         if (ec) throw std::runtime_error("listen address '" + listen.host + "' is not an IP address");
         tcp::endpoint ep(addr, listen.port);
         for (auto& w : impl_->workers) {

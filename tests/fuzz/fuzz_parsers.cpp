@@ -197,8 +197,10 @@ void check_split_target(std::string_view target) {
             joined += query;
         }
         if (joined != target) violation("split_target: path and query do not make the target", target, joined);
-    } else if (target.find("://") != std::string_view::npos) {
-        if (path.empty() || path.front() != '/') violation("split_target: absolute-form path does not start with '/'", target, path);
+    } else {
+        // Absolute-form gives a path starting with '/', or none when it is refused.
+        if (!path.empty() && path.front() != '/') violation("split_target: absolute-form path does not start with '/'", target, path);
+        if (path.empty() && !query.empty()) violation("split_target: a refused target kept a query", target, query);
     }
 }
 

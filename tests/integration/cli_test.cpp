@@ -146,6 +146,7 @@ TEST(Cli, DumpConfigOfABadConfigFailsWithTheCheckErrors) {
 
 TEST(Cli, CheckAcceptsShippedConfigs) {
     ::setenv("JWT_SECRET", "an-example-secret-of-at-least-32-bytes!!", 1);
+    ::setenv("DJANGO_SECRET_KEY", "django-insecure-an-example-secret-key-of-50-characters", 1);  // django.yaml
     for (const auto& entry : fs::directory_iterator(fs::path(AUTHGATE_SOURCE_DIR) / "config")) {
         if (entry.path().extension() != ".yaml") continue;
         auto r = run({"-c", entry.path().string(), "--check"});
@@ -351,6 +352,55 @@ TEST(Cli, SighupKeepsTheKeysOfAnUnchangedJwksUrl) {
     EXPECT_EQ(get("/two/x"), 200u);
     EXPECT_EQ(issuer.requests(), 1);
     EXPECT_EQ(gw.signal_and_wait(SIGTERM, 10s), 0);
+}
+
+// --check and start load through one path: each config that cannot start fails --check
+// too, with the same message at the same place, and both exit 1.
+TEST(Cli, CheckRejectsWhatStartRejects) {
+    const std::string route = "routes:\n  - name: r\n    match:\n      path_prefix: /\n    upstream: b\n";
+    const std::string upstream = "upstreams:\n  b:\n    endpoints: [http://127.0.0.1:" + std::to_string(dead_port()) + "]\n";
+    const auto admin_port = std::to_string(dead_port());
+    const auto not_pem = write_temp("parity-not-a-cert.pem", "-----BEGIN CERTIFICATE-----\nnot base64\n");
+    struct Case {
+        std::string name, yaml, where, message;
+    } cases[] = {
+        {"host-name", "server:\n  listen: myhost:8080\n" + upstream + route, ":2:11:",
+         "server.listen: invalid listen address 'myhost:8080': 'myhost' is not an IP address"},
+        {"localhost", "server:\n  listen: localhost:0\n" + upstream + route, ":2:11:",
+         "'localhost' is a name, not an address: write 127.0.0.1 (or [::1])"},
+        {"admin-host-name", "server:\n  listen: 127.0.0.1:0\nadmin:\n  listen: metrics:9901\n" + upstream + route,
+         ":4:11:", "admin.listen: invalid listen address 'metrics:9901'"},
+        {"admin-port", "server:\n  listen: 0.0.0.0:" + admin_port + "\nadmin:\n  listen: 127.0.0.1:" + admin_port + "\n" +
+                           upstream + route,
+         ":4:11:", "takes the port of server.listen 0.0.0.0:" + admin_port},
+        {"jwks-url",
+         "server:\n  listen: 127.0.0.1:0\njwt:\n  providers:\n    p:\n      algorithms: [RS256]\n      keys:\n"
+         "        jwks_url: https://[::1/jwks\n" +
+             upstream + route,
+         ":8:19:", "invalid jwks_url 'https://[::1/jwks': missing ']' after IPv6 address"},
+        {"jwks-port",
+         "server:\n  listen: 127.0.0.1:0\njwt:\n  providers:\n    p:\n      algorithms: [RS256]\n      keys:\n"
+         "        jwks_url: https://issuer.example:99999/jwks\n" +
+             upstream + route,
+         ":8:19:", "invalid port '99999' (expected 1-65535)"},
+        {"endpoint", "server:\n  listen: 127.0.0.1:0\nupstreams:\n  b:\n    endpoints: [\"https://user@app/\"]\n" + route,
+         ":5:17:", "invalid endpoint 'https://user@app/': must not contain user info"},
+        {"tls-pem",
+         "server:\n  listen: 127.0.0.1:0\n  tls:\n    cert_file: " + not_pem.string() + "\n    key_file: " +
+             not_pem.string() + "\n" + upstream + route,
+         ":4:16:", "cannot load certificate"},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        const auto file = write_temp("parity-" + c.name + ".yaml", c.yaml).string();
+        const auto checked = run({"-c", file, "--check"}, 10s);
+        const auto started = run({"-c", file}, 10s);  // exits at once; `timeout` ends it (124) if it ran
+        EXPECT_EQ(checked.status, 1) << checked.output;
+        EXPECT_EQ(started.status, 1) << started.output;
+        EXPECT_NE(checked.output.find(file + c.where), std::string::npos) << checked.output;
+        EXPECT_NE(checked.output.find(c.message), std::string::npos) << checked.output;
+        EXPECT_EQ(started.output, checked.output);
+    }
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The spec's example config (docs contract) loads to exactly what it says, plus the
+// A complete example config loads to exactly what it says, plus the
 // file-system behaviour: path resolution, TLS file checks and load_file.
 #include <gtest/gtest.h>
 

@@ -147,7 +147,7 @@ TEST(Jwt, KeyErrorsAndWarnings) {
     EXPECT_FALSE(l.cfg);
     ASSERT_EQ(l.diag.errors().size(), 4u) << test::dump(l.diag.errors());
     EXPECT_TRUE(has_error(l, 6, 17, "jwt.providers.corp.keys.secret: must not be empty"));
-    EXPECT_TRUE(has_error(l, 7, 19, "jwks_url must start with http:// or https://, got 'ftp://"));
+    EXPECT_TRUE(has_error(l, 7, 19, "jwt.providers.corp.keys.jwks_url: invalid jwks_url 'ftp://auth.example.com/jwks': must start with http:// or https://"));
     EXPECT_TRUE(has_error(l, 8, 23, "jwt.providers.corp.keys.jwks_refresh: must be greater than 0"));
     EXPECT_TRUE(has_error(l, 9, 9, "unknown key 'jwks_uri' in jwt.providers.corp.keys; did you mean 'jwks_url'?"));
 
@@ -163,6 +163,26 @@ TEST(Jwt, KeyErrorsAndWarnings) {
     EXPECT_TRUE(has_warning(w, 7, 19, "plain http"));
     // The short secret is the compile step's to report (one_message_test.cpp).
     for (const auto& m : w.diag.warnings()) EXPECT_EQ(m.find("HMAC"), std::string::npos) << m;
+}
+
+// Parsed with the fetcher's own function: what --check accepts is what gets fetched.
+TEST(Jwt, MalformedJwksUrls) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"https://", "missing host"},
+        {"https://host:99999/x", "invalid port '99999' (expected 1-65535)"},
+        {"https://user@host/", "must not contain user info"},
+        {"https://[::1/x", "missing ']' after IPv6 address"},
+        {"ftp://x", "must start with http:// or https://"},
+        {"https://issuer.example/jwks set", "spaces and control characters must be percent-encoded"},
+    };
+    for (const auto& [url, why] : cases) {
+        SCOPED_TRACE(url);
+        auto l = load("jwt:\n  providers:\n    corp:\n      algorithms: [RS256]\n      keys:\n        jwks_url: \"" +
+                      url + "\"\n");
+        EXPECT_FALSE(l.cfg);
+        ASSERT_EQ(l.diag.errors().size(), 1u) << test::dump(l.diag.errors());
+        EXPECT_TRUE(has_error(l, 6, 19, "jwt.providers.corp.keys.jwks_url: invalid jwks_url '" + url + "': " + why));
+    }
 }
 
 TEST(Jwt, TokenSourceErrors) {

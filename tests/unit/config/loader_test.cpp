@@ -203,7 +203,7 @@ TEST(Server, ListenAcceptsAListWithIpv6AndPortZero) {
   listen:
     - 0.0.0.0:0
     - "[::1]:8080"
-    - localhost:8443
+    - 127.0.0.1:8443
 )");
     ASSERT_TRUE(loaded_ok(l));
     const auto& listen = l.cfg->server.listen;
@@ -212,7 +212,7 @@ TEST(Server, ListenAcceptsAListWithIpv6AndPortZero) {
     EXPECT_EQ(listen[0].port, 0);
     EXPECT_EQ(listen[1].host, "::1");
     EXPECT_EQ(listen[1].port, 8080);
-    EXPECT_EQ(listen[2].host, "localhost");
+    EXPECT_EQ(listen[2].host, "127.0.0.1");
     EXPECT_EQ(listen[2].port, 8443);
     EXPECT_EQ(l.cfg->server.marks.at("listen[1]").line, 4);
     EXPECT_EQ(l.cfg->server.marks.at("listen[1]").col, 7);
@@ -228,6 +228,25 @@ TEST(Server, BadListenAddresses) {
     EXPECT_TRUE(has_error(l, 2, 44, "IPv6 addresses must be in brackets, e.g. [::1]:8080"));
     EXPECT_TRUE(has_error(l, 2, 56, "server.listen[3]: invalid listen address '8080': missing port"));
     EXPECT_TRUE(has_error(l, 2, 62, "server.listen[4]: invalid listen address '[::1]': missing port"));
+}
+
+// The server binds addresses and resolves no names: a name fails --check as it would fail start.
+TEST(Server, ListenHostsMustBeAddresses) {
+    auto l = load(R"(server:
+  listen: [myhost:8080, "localhost:8443", 0.0.0.0:8080]
+admin:
+  listen: my-admin:9901
+)");
+    EXPECT_FALSE(l.cfg);
+    ASSERT_EQ(l.diag.errors().size(), 3u) << test::dump(l.diag.errors());
+    EXPECT_TRUE(has_error(l, 2, 12,
+                          "server.listen[0]: invalid listen address 'myhost:8080': 'myhost' is not an IP address: listen "
+                          "on an address such as 0.0.0.0 (every IPv4 interface), [::] (every interface) or 127.0.0.1 "
+                          "(loopback only)"));
+    EXPECT_TRUE(has_error(l, 2, 25,
+                          "server.listen[1]: invalid listen address 'localhost:8443': 'localhost' is a name, not an "
+                          "address: write 127.0.0.1 (or [::1])"));
+    EXPECT_TRUE(has_error(l, 4, 11, "admin.listen: invalid listen address 'my-admin:9901': 'my-admin' is not an IP address"));
 }
 
 TEST(Server, EmptyListenListIsAnError) {
@@ -316,6 +335,27 @@ TEST(Admin, ListenIsRequiredAndParsed) {
     EXPECT_TRUE(has_error(load("admin:\n  listen: [127.0.0.1:1]\n"), 2, 11, "expected a string, got a list"));
 }
 
+// Bound without SO_REUSEPORT, the admin listener cannot share a port with the server's.
+TEST(Admin, NeedsAPortOfItsOwn) {
+    auto l = load(R"(server:
+  listen:
+    - 127.0.0.1:8080
+    - "[::]:9901"
+admin:
+  listen: 127.0.0.1:9901
+)");
+    EXPECT_FALSE(l.cfg);
+    ASSERT_EQ(l.diag.errors().size(), 1u) << test::dump(l.diag.errors());
+    EXPECT_TRUE(has_error(l, 6, 11,
+                          "admin.listen: 127.0.0.1:9901 takes the port of server.listen [::]:9901 (line 4): give the "
+                          "admin listener a port of its own"));
+
+    EXPECT_TRUE(has_error(load("server:\n  listen: 0.0.0.0:9901\nadmin:\n  listen: 127.0.0.1:9901\n"), 4, 11,
+                          "takes the port of server.listen 0.0.0.0:9901 (line 2)"));
+    EXPECT_TRUE(loaded_ok(load("server:\n  listen: 0.0.0.0:9901\nadmin:\n  listen: 127.0.0.1:9902\n")));
+    EXPECT_TRUE(loaded_ok(load("server:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n")));
+}
+
 TEST(Log, ValuesAreChecked) {
     auto ok = load("log:\n  level: debug\n  format: json\n  access_log: false\n");
     ASSERT_TRUE(loaded_ok(ok));
@@ -398,10 +438,36 @@ TEST(Upstreams, EndpointErrors) {
     EXPECT_TRUE(has_error(l, 3, 16, "upstreams.a.endpoints: at least one endpoint is required"));
     EXPECT_TRUE(has_error(l, 4, 3, "upstreams.b: missing required key 'endpoints'"));
     EXPECT_TRUE(has_error(l, 8, 9, "must not have a path, query or fragment"));
-    EXPECT_TRUE(has_error(l, 9, 9, "endpoint must start with http:// or https://"));
+    EXPECT_TRUE(has_error(l, 9, 9, "invalid endpoint '10.0.0.1:80': must start with http:// or https://"));
     EXPECT_TRUE(has_error(l, 10, 9, "invalid port '0'"));
     EXPECT_TRUE(has_error(l, 11, 3, "upstreams.d: missing required key 'endpoints'"));
     EXPECT_TRUE(has_error(l, 13, 16, "upstreams.e.endpoints: expected a list, got 'http://single'"));
+}
+
+// Each URL a connection could not be made to, reported where it is written.
+TEST(Upstreams, MalformedEndpointUrls) {
+    auto l = load(R"(upstreams:
+  app:
+    endpoints:
+      - "https://"
+      - "https://host:99999"
+      - "https://user@host/"
+      - "https://[::1"
+      - "ftp://x"
+      - "http://app_1:8080/"
+)");
+    EXPECT_FALSE(l.cfg);
+    ASSERT_EQ(l.diag.errors().size(), 5u) << test::dump(l.diag.errors());
+    EXPECT_TRUE(has_error(l, 4, 9, "upstreams.app.endpoints[0]: invalid endpoint 'https://': missing host"));
+    EXPECT_TRUE(has_error(l, 5, 9,
+                          "upstreams.app.endpoints[1]: invalid endpoint 'https://host:99999': invalid port '99999' "
+                          "(expected 1-65535)"));
+    EXPECT_TRUE(has_error(l, 6, 9,
+                          "upstreams.app.endpoints[2]: invalid endpoint 'https://user@host/': must not contain user info"));
+    EXPECT_TRUE(has_error(l, 7, 9,
+                          "upstreams.app.endpoints[3]: invalid endpoint 'https://[::1': missing ']' after IPv6 address"));
+    EXPECT_TRUE(
+        has_error(l, 8, 9, "upstreams.app.endpoints[4]: invalid endpoint 'ftp://x': must start with http:// or https://"));
 }
 
 TEST(Loader, NeverThrowsOnOddInput) {

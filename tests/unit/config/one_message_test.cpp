@@ -85,7 +85,7 @@ TEST(OneMessage, EachMistakeIsReportedOnceAtItsPosition) {
         {"algorithms: [HS256]", "algorithms: [HS256, HS257]", 7, 27, "unknown algorithm 'HS257'"},
         {"algorithms: [HS256]", "algorithms: []", 7, 19, "at least one algorithm is required"},
         {"        secret: a-secret-that-is-long-enough-for-hs256!!", "        jwks_url: ftp://issuer.example/jwks", 9,
-         19, "jwks_url must start with http:// or https://"},
+         19, "invalid jwks_url 'ftp://issuer.example/jwks': must start with http:// or https://"},
         {"        secret: a-secret-that-is-long-enough-for-hs256!!",
          "        jwks_url: https://issuer.example/jwks\n        jwks_refresh: 0s", 10, 23,
          "jwks_refresh: must be greater than 0"},

@@ -148,11 +148,42 @@ TEST(Syntax, ListenAddresses) {
     ASSERT_TRUE(v6);
     EXPECT_EQ(v6->host, "::1");
     EXPECT_EQ(v6->port, 0);
-    EXPECT_TRUE(syntax::parse_listen("localhost:65535", why));
+    EXPECT_TRUE(syntax::parse_listen("127.0.0.1:65535", why));
+    EXPECT_TRUE(syntax::parse_listen("[::]:80", why));
     EXPECT_TRUE(syntax::parse_listen("[fe80::1%eth0]:80", why));
     for (const char* bad : {"8080", ":8080", "host:", "host:65536", "host:-1", "host:http", "::1:8080", "[::1]8080",
-                            "[::1", "[zz]:80", "ho st:80", "a/b:80"})
+                            "[::1", "[zz]:80", "ho st:80", "a/b:80", "1.2.3:80", "256.0.0.1:80", "0.0.0.0.0:80"})
         EXPECT_FALSE(syntax::parse_listen(bad, why)) << bad;
+}
+
+// The server binds an address; it never resolves a name (as Envoy's listeners).
+TEST(Syntax, ListenHostMustBeAnAddress) {
+    std::string why;
+    EXPECT_FALSE(syntax::parse_listen("myhost:8080", why));
+    EXPECT_EQ(why, "'myhost' is not an IP address: listen on an address such as 0.0.0.0 (every IPv4 interface), "
+                   "[::] (every interface) or 127.0.0.1 (loopback only)");
+    EXPECT_FALSE(syntax::parse_listen("localhost:8080", why));
+    EXPECT_EQ(why, "'localhost' is a name, not an address: write 127.0.0.1 (or [::1])");
+    // The port is checked first: its message is the more specific one.
+    EXPECT_FALSE(syntax::parse_listen("localhost:http", why));
+    EXPECT_EQ(why, "invalid port 'http' (expected 0-65535)");
+}
+
+TEST(Syntax, ListenOverlaps) {
+    auto overlaps = [](const char* a, const char* b) {
+        std::string why;
+        return syntax::listen_overlaps(*syntax::parse_listen(a, why), *syntax::parse_listen(b, why));
+    };
+    EXPECT_TRUE(overlaps("127.0.0.1:9901", "127.0.0.1:9901"));
+    EXPECT_TRUE(overlaps("0.0.0.0:9901", "127.0.0.1:9901"));
+    EXPECT_TRUE(overlaps("127.0.0.1:9901", "0.0.0.0:9901"));
+    EXPECT_TRUE(overlaps("[::]:9901", "127.0.0.1:9901"));  // dual-stack
+    EXPECT_TRUE(overlaps("[::]:9901", "0.0.0.0:9901"));
+    EXPECT_TRUE(overlaps("[::1]:9901", "[::]:9901"));
+    EXPECT_FALSE(overlaps("0.0.0.0:9901", "[::1]:9901"));  // an IPv4 wildcard leaves IPv6 alone
+    EXPECT_FALSE(overlaps("127.0.0.1:9901", "127.0.0.2:9901"));
+    EXPECT_FALSE(overlaps("127.0.0.1:9901", "127.0.0.1:9902"));
+    EXPECT_FALSE(overlaps("127.0.0.1:0", "127.0.0.1:0"));  // each gets its own ephemeral port
 }
 
 TEST(Syntax, Endpoints) {
@@ -170,9 +201,79 @@ TEST(Syntax, Endpoints) {
     ASSERT_TRUE(v6);
     EXPECT_EQ(v6->host, "::1");
     EXPECT_EQ(v6->port, 9000);
+    auto named = syntax::parse_endpoint("http://app_1.internal:8080/", why);
+    ASSERT_TRUE(named);
+    EXPECT_EQ(named->host, "app_1.internal");  // docker-compose service names have '_'
+    EXPECT_EQ(named->port, 8080);
     for (const char* bad : {"127.0.0.1:9000", "ftp://host", "http://", "http://host/path", "http://host?q=1",
                             "http://host#f", "http://user@host", "http://host:0", "http://host:99999", "http://::1:80"})
         EXPECT_FALSE(syntax::parse_endpoint(bad, why)) << bad;
+}
+
+// What each malformed endpoint is told; Boost.URL decides validity, these say where.
+TEST(Syntax, EndpointErrors) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"https://", "missing host"},
+        {"http:///x", "missing host"},
+        {"https://host:99999", "invalid port '99999' (expected 1-65535)"},
+        {"https://host:0", "invalid port '0' (expected 1-65535)"},
+        {"http://host:", "invalid port '' (expected 1-65535)"},
+        {"http://host:abc", "invalid port 'abc' (expected 1-65535)"},
+        {"https://user@host", "must not contain user info"},
+        {"https://[::1", "missing ']' after IPv6 address"},
+        {"https://[::zz]:80", "invalid IPv6 address '::zz'"},
+        {"http://[fe80::1%eth0]:80", "invalid IPv6 address 'fe80::1%eth0' (zone ids are not supported here)"},
+        {"ftp://x", "must start with http:// or https://"},
+        {"http:host", "must start with http:// or https://"},
+        {"app:8080", "must start with http:// or https://"},
+        {"http://ho st", "spaces and control characters must be percent-encoded"},
+        {"http://caf\xc3\xa9.example", "non-ASCII characters must be percent-encoded"},
+        {"http://h%41st", "a host may contain only letters, digits, '-', '.' and '_'"},
+        {"http://host/api", "endpoint must not have a path, query or fragment"},
+    };
+    for (const auto& [text, message] : cases) {
+        std::string why;
+        EXPECT_FALSE(syntax::parse_endpoint(text, why)) << text;
+        EXPECT_NE(why.find(message), std::string::npos) << text << ": " << why;
+    }
+}
+
+// The JWKS fetcher connects with what this returns; the loader refuses what it refuses.
+TEST(Syntax, HttpUrls) {
+    std::string why;
+    auto u = syntax::parse_http_url("https://auth.example.com/.well-known/jwks.json", why);
+    ASSERT_TRUE(u) << why;
+    EXPECT_TRUE(u->tls);
+    EXPECT_EQ(u->host, "auth.example.com");
+    EXPECT_EQ(u->port, "443");
+    EXPECT_EQ(u->target, "/.well-known/jwks.json");
+    u = syntax::parse_http_url("http://127.0.0.1:8080", why);
+    ASSERT_TRUE(u) << why;
+    EXPECT_FALSE(u->tls);
+    EXPECT_EQ(u->port, "8080");
+    EXPECT_EQ(u->target, "/");
+    u = syntax::parse_http_url("http://[::1]:9000/k?x=1#frag", why);
+    ASSERT_TRUE(u) << why;
+    EXPECT_EQ(u->host, "::1");
+    EXPECT_EQ(u->target, "/k?x=1");
+    u = syntax::parse_http_url("HTTPS://issuer?tenant=a", why);
+    ASSERT_TRUE(u) << why;
+    EXPECT_EQ(u->port, "443");
+    EXPECT_EQ(u->target, "/?tenant=a");
+    const std::pair<const char*, const char*> bad[] = {
+        {"ftp://x/", "must start with http:// or https://"},
+        {"https://", "missing host"},
+        {"http:///path", "missing host"},
+        {"https://user@host/", "must not contain user info"},
+        {"http://host:abc/", "invalid port 'abc' (expected 1-65535)"},
+        {"https://host:99999/x", "invalid port '99999' (expected 1-65535)"},
+        {"https://[::1/x", "missing ']' after IPv6 address"},
+        {"https://host/a b", "spaces and control characters must be percent-encoded"},
+    };
+    for (const auto& [text, message] : bad) {
+        EXPECT_FALSE(syntax::parse_http_url(text, why)) << text;
+        EXPECT_EQ(why, message) << text;
+    }
 }
 
 TEST(Syntax, RouteHost) {

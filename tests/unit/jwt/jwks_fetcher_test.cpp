@@ -167,25 +167,5 @@ TEST_F(FetcherTest, ReloadWithAnotherUrlStartsWithoutKeys) {
     EXPECT_EQ(call(rsa_token("k1")).status, Status::keys_unavailable);
 }
 
-TEST(HttpUrl, Parsing) {
-    HttpUrl u;
-    ASSERT_TRUE(parse_http_url("https://auth.example.com/.well-known/jwks.json", u));
-    EXPECT_TRUE(u.tls);
-    EXPECT_EQ(u.host, "auth.example.com");
-    EXPECT_EQ(u.port, "443");
-    EXPECT_EQ(u.target, "/.well-known/jwks.json");
-    ASSERT_TRUE(parse_http_url("http://127.0.0.1:8080", u));
-    EXPECT_FALSE(u.tls);
-    EXPECT_EQ(u.port, "8080");
-    EXPECT_EQ(u.target, "/");
-    ASSERT_TRUE(parse_http_url("http://[::1]:9000/k?x=1#frag", u));
-    EXPECT_EQ(u.host, "::1");
-    EXPECT_EQ(u.target, "/k?x=1");
-    EXPECT_FALSE(parse_http_url("ftp://x/", u));
-    EXPECT_FALSE(parse_http_url("http://user@host/", u));
-    EXPECT_FALSE(parse_http_url("http://host:abc/", u));
-    EXPECT_FALSE(parse_http_url("http:///path", u));
-}
-
 }  // namespace
 }  // namespace authgate::jwt

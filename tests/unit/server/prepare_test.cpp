@@ -163,6 +163,39 @@ TEST_F(Stages, RouteRefusesAPathThatCannotBeNormalized) {
     EXPECT_FALSE(bad.routed().route);
 }
 
+// Absolute-form, as a client configured with a proxy sends it: its path and query route.
+TEST_F(Stages, RouteReducesAnAbsoluteFormTargetToItsPathAndQuery) {
+    auto r = req("GET http://other.example:8080/api/./orders?x=1 HTTP/1.1\r\nHost: a\r\n");
+    const Routed routed = r.routed();
+    ASSERT_TRUE(routed.path);
+    EXPECT_EQ(*routed.path, "/api/orders");
+    EXPECT_EQ(routed.query, "x=1");
+    ASSERT_TRUE(routed.route);
+    EXPECT_EQ(routed.route->cfg->name, "api");
+}
+
+TEST(SplitTarget, AbsoluteFormIsParsedAsAUri) {
+    std::string_view path, query;
+    split_target("HTTPS://h?q=1", path, query);
+    EXPECT_EQ(path, "/");
+    EXPECT_EQ(query, "q=1");
+    split_target("http://[::1]:80", path, query);
+    EXPECT_EQ(path, "/");
+    EXPECT_EQ(query, "");
+    const std::string_view target = "http://h/a/b?c";
+    split_target(target, path, query);
+    EXPECT_EQ(path, "/a/b");
+    EXPECT_EQ(query, "c");
+    EXPECT_EQ(path.data(), target.data() + 8);  // a view into the target: nothing copied
+    // Not an http(s) URI with a plain authority: no path, so routing refuses it (400).
+    for (const char* bad : {"ftp://h/x", "http://user@h/x", "http://h/x#frag", "http://h:abc/x", "http://[::1/x",
+                            "http://h/a b", "*", "h:443", "http:/x"}) {
+        split_target(bad, path, query);
+        EXPECT_TRUE(path.empty()) << bad << " -> " << path;
+        EXPECT_TRUE(query.empty()) << bad;
+    }
+}
+
 TEST_F(Stages, RouteTellsTheRouteAPathAimedAtWhenNoneMatches) {
     auto r = req("DELETE /public/x HTTP/1.1\r\nHost: a\r\n");  // public takes GET and POST only
     const Routed routed = r.routed();
