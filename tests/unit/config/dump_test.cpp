@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <set>
+
 #include "config/dump.h"
+#include "config/keys.h"
 #include "config/loader.h"
 #include "config_test_util.h"
 
@@ -168,6 +171,35 @@ TEST(Dump, RichConfigReloadsToAnEqualConfig) {
     EXPECT_EQ(reloaded.routes, original.routes);
     // Stable: dumping the reloaded config says the same.
     EXPECT_EQ(dump_yaml(reloaded, Secrets::reveal), dumped);
+}
+
+// Every key path in `node`, in config/keys.h's notation ("upstreams.<name>.tls.verify").
+void key_paths(const YAML::Node& node, const std::string& path, std::set<std::string>& out) {
+    if (node.IsSequence()) {
+        for (const auto& item : node) key_paths(item, path + "[]", out);
+        return;
+    }
+    if (!node.IsMap()) return;
+    const keys::SectionKeys* section = nullptr;
+    for (const auto* s : keys::all())
+        if (s->path == path) section = s;
+    for (const auto& kv : node) {
+        const std::string name = section && section->named ? section->keys.front() : kv.first.Scalar();
+        const std::string child = path.empty() ? name : path + "." + name;
+        out.insert(child);
+        key_paths(kv.second, child, out);
+    }
+}
+
+TEST(Dump, WritesEveryKeyTheLoaderKnows) {
+    Files f;
+    std::set<std::string> dumped;
+    key_paths(YAML::Load(dump_yaml(load_ok(kRich, f.file), Secrets::reveal)), "", dumped);
+    std::set<std::string> known;
+    for (const auto* s : keys::all())
+        for (const auto& k : s->keys) known.insert(s->key_path(k));
+    for (const auto& k : known) EXPECT_TRUE(dumped.count(k)) << "the dump does not write " << k;
+    for (const auto& k : dumped) EXPECT_TRUE(known.count(k)) << "the dump writes " << k << ", which the loader does not know";
 }
 
 TEST(Dump, EqualityNoticesAChangedValue) {
