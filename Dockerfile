@@ -4,8 +4,8 @@
 # The runtime image holds the binary, its shared libraries and a default config at the
 # CMD path (deploy/container/authgate.yaml, configured by AUTHGATE_* environment
 # variables), and runs as the numeric user 10001:10001 so that Kubernetes' runAsNonRoot
-# can verify it. No HEALTHCHECK: the image has no HTTP client (no curl) to probe
-# /healthz with; orchestrators probe the admin port (9901) themselves.
+# can verify it. The image has no HTTP client (no curl): its HEALTHCHECK is the binary's
+# own `authgate health`, on the baked config's admin port (9901).
 FROM debian:12.8 AS build
 WORKDIR /src
 COPY deploy/install-deps.sh deploy/install-deps.sh
@@ -19,7 +19,8 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTHGATE_TESTS=OFF
 FROM debian:12.8-slim AS runtime
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libboost-json1.81.0 libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 ca-certificates \
+      libboost-json1.81.0 libboost-program-options1.81.0 libboost-url1.81.0 \
+      libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 authgate \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin authgate
@@ -41,6 +42,11 @@ EXPOSE 8080 9901
 # SIGTERM: /readyz 503 at once, serving on for server.timeouts.drain_delay, then in-flight
 # requests drain (server.timeouts.shutdown) and the process exits 0.
 STOPSIGNAL SIGTERM
+# /readyz: 503 until the JWKS is fetched and while draining, so the container reads
+# "unhealthy" exactly when it should get no traffic. A mounted config must keep
+# admin.listen on port 9901 (or override HEALTHCHECK).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["/usr/local/bin/authgate", "health", "http://127.0.0.1:9901/readyz"]
 ENTRYPOINT ["/usr/local/bin/authgate"]
 # Mount your own config over /etc/authgate/authgate.yaml for anything beyond the defaults.
 CMD ["-c", "/etc/authgate/authgate.yaml"]

@@ -24,9 +24,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-user=$(build/authgate token --alg HS256 --secret "$DEMO_JWT_SECRET" --iss https://auth.demo.local \
+user=$(build/authgate token --alg HS256 --secret-env DEMO_JWT_SECRET --iss https://auth.demo.local \
         --aud demo-api --sub alice --ttl 1h --claim-json 'roles=["user"]')
-admin=$(build/authgate token --alg HS256 --secret "$DEMO_JWT_SECRET" --iss https://auth.demo.local \
+admin=$(build/authgate token --alg HS256 --secret-env DEMO_JWT_SECRET --iss https://auth.demo.local \
         --aud demo-api --sub root --ttl 1h --claim-json 'roles=["admin"]')
 cat <<TXT
 

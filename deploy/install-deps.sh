@@ -5,7 +5,7 @@ set -euo pipefail
 what="${1:-test}"
 
 pkgs=(cmake ninja-build g++ pkg-config
-      libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+      libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
       libssl-dev libyaml-cpp-dev libspdlog-dev curl openssl)
 case "$what" in
   build) ;;

@@ -1,4 +1,5 @@
-// authgate command line: run the gateway, check a config, mint a token, explain a request.
+// authgate command line: run the gateway, check or dump a config, mint a token, explain a
+// request, probe a health endpoint.
 #include <csignal>
 #include <cstring>
 #include <iostream>
@@ -11,10 +12,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/command_line.h"
+#include "config/dump.h"
 #include "jwt/token_command.h"
 #include "observe/access_log.h"
 #include "proxy/snapshot.h"
 #include "server/explain.h"
+#include "server/health.h"
 #include "server/server.h"
 
 namespace {
@@ -22,22 +26,30 @@ namespace {
 constexpr std::string_view kUsage = R"(authgate — reverse-proxy authentication gateway (JWT + CORS at the edge)
 
 Usage:
-  authgate -c FILE            run in the foreground with this config
-  authgate -c FILE --check    validate the config: print OK, or every error as FILE:LINE:COL: message
-  authgate token --alg ALG (--secret S | --key PRIVATE.pem) [--kid K] [--iss I] [--aud A]
-                 [--sub S] [--ttl 1h] [--claim name=value ...] [--claim-json name=JSON ...]
-                              print a signed token for trying a deployment with curl
+  authgate -c FILE                 run in the foreground (also --config FILE, --config=FILE, -cFILE)
+  authgate -c FILE --check         validate: prints "FILE: OK" (exit 0) or every error as FILE:LINE:COL: message (exit 1)
+  authgate -c FILE --dump-config   print the effective configuration as YAML after ${VAR}/${VAR:-default} expansion
+                                   and defaults applied, every secret value masked as "<redacted>" (exit 0; exit 1 if
+                                   the config is invalid, with the same errors as --check)
+  authgate token --alg ALG (--secret S | --secret-file FILE | --secret-env VAR | --key PRIVATE.pem) [--kid K] [--iss I]
+                 [--aud A] [--sub S] [--ttl 1h] [--claim name=value ...] [--claim-json name=JSON ...]
+                                   print a signed token for trying a deployment with curl
   authgate explain -c FILE [--method GET] --url /path?query [--header 'Name: value' ...] [--token T]
-                              without starting a server, print what the gateway would do with that
-                              request: route, CORS decision, every JWT check, the request forwarded
-                              upstream (or the gateway's answer) and the status; exit 0 if it would
-                              succeed, 1 if refused (authgate explain --help for more)
-  authgate --version
-  authgate --help
+                                   without starting a server, print what the gateway would do with that request:
+                                   route, CORS decision, every JWT check, the request forwarded upstream (or the
+                                   gateway's answer) and the status (authgate explain --help for more)
+  authgate health URL [--timeout 2s]   GET an http:// URL (e.g. http://127.0.0.1:9901/readyz): exit 0 on 2xx, 1
+                                   otherwise (prints the status or the error on stderr); for container HEALTHCHECKs
+                                   without curl
+  authgate --version               version, OpenSSL and Boost versions
+  authgate --help                  usage, signals and exit codes
 
-Signals: SIGHUP reloads the config (a bad one is logged and the old one kept);
-SIGTERM/SIGINT: /readyz 503 at once, accept for server.timeouts.drain_delay, then stop
-accepting, finish in-flight requests (within server.timeouts.shutdown), exit 0.
+Exit codes: 0 success; 1 invalid config / failed to start / token refused by explain / health check failed;
+2 usage error (unknown or missing argument).
+
+Signals: SIGHUP reload (bad config logged, old one kept; log.level and log.format also applied);
+SIGTERM/SIGINT: /readyz 503 at once, keep accepting for server.timeouts.drain_delay, then stop accepting,
+finish in-flight requests within server.timeouts.shutdown, exit 0.
 )";
 
 // Loads and compiles; prints every error and warning. Null on failure.
@@ -124,46 +136,51 @@ int run(const std::string& path) {
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
-    if (argc >= 2 && std::string_view(argv[1]) == "token") return authgate::jwt::token_command(argc - 1, argv + 1);
-    if (argc >= 2 && std::string_view(argv[1]) == "explain") {
+    const std::string_view sub = argc >= 2 ? argv[1] : "";
+    if (sub == "token") return authgate::jwt::token_command(argc - 1, argv + 1);
+    if (sub == "explain") {
         // Warnings only (a JWKS fetch that failed says why), on stderr: stdout is the report.
         authgate::observe::configure_app_log("warn", "text");
         return authgate::server::explain_command(argc - 1, argv + 1, std::cout, std::cerr);
     }
+    if (sub == "health") return authgate::server::health_command(argc - 1, argv + 1, std::cout, std::cerr);
 
-    std::string config;
-    bool check = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        if (a == "--help" || a == "-h") {
-            std::cout << kUsage;
-            return 0;
-        }
-        if (a == "--version") {
-            // The libraries that decide TLS and parsing behaviour, as linked (OpenSSL) or
-            // built against (Boost, header-only here): what a bug report needs.
-            std::cout << "authgate " << AUTHGATE_VERSION << "\n"
-                      << OpenSSL_version(OPENSSL_VERSION) << "\n"
-                      << "Boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "."
-                      << BOOST_VERSION % 100 << "\n";
-            return 0;
-        }
-        if (a == "--check") {
-            check = true;
-        } else if ((a == "-c" || a == "--config") && i + 1 < argc) {
-            config = argv[++i];
-        } else {
-            std::cerr << "authgate: unknown argument '" << a << "'\n\n" << kUsage;
-            return 2;
-        }
+    namespace po = authgate::cli::po;
+    const authgate::cli::Command command{"authgate", kUsage};
+    po::options_description options;
+    options.add_options()
+        ("config,c", po::value<std::string>())
+        ("check", po::bool_switch())
+        ("dump-config", po::bool_switch())
+        ("version", po::bool_switch())
+        ("help,h", po::bool_switch());
+    auto args = authgate::cli::parse(argc, argv, options, command, std::cerr);
+    if (!args) return authgate::cli::kUsage;
+    const auto flag = [&](const char* name) { return args->values[name].as<bool>(); };
+    if (flag("help")) {
+        std::cout << kUsage;
+        return 0;
     }
-    if (config.empty()) {
-        std::cerr << "authgate: no config file given (-c FILE)\n\n" << kUsage;
-        return 2;
+    if (flag("version")) {
+        // The libraries that decide TLS and parsing behaviour, as linked (OpenSSL) or
+        // built against (Boost): what a bug report needs.
+        std::cout << "authgate " << AUTHGATE_VERSION << "\n"
+                  << OpenSSL_version(OPENSSL_VERSION) << "\n"
+                  << "Boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "."
+                  << BOOST_VERSION % 100 << "\n";
+        return 0;
     }
-    if (check) {
-        if (!load(config)) return 1;
-        std::cout << config << ": OK\n";
+    const std::string config = args->text("config");
+    if (config.empty()) return authgate::cli::usage_error(std::cerr, command, "no config file given (-c FILE)");
+    if (flag("check") && flag("dump-config"))
+        return authgate::cli::usage_error(std::cerr, command, "--check and --dump-config: give one");
+    if (flag("check") || flag("dump-config")) {
+        const auto snap = load(config);
+        if (!snap) return authgate::cli::kFailure;
+        if (flag("check"))
+            std::cout << config << ": OK\n";
+        else
+            std::cout << authgate::config::dump_yaml(snap->cfg);
         return 0;
     }
     return run(config);

@@ -21,6 +21,7 @@ struct Mark {
     std::string file;
     int line = 0;
     int col = 0;
+    bool operator==(const Mark&) const = default;
 };
 
 // Errors and warnings collected while loading and compiling; every message is
@@ -51,22 +52,28 @@ struct Marks {
         auto it = keys.find(key);
         return it == keys.end() ? self : it->second;
     }
+    // Where a value was written is not what it means: two configs that say the same
+    // compare equal however their files are laid out.
+    bool operator==(const Marks&) const { return true; }
 };
 
 struct ListenAddress {
     std::string host;  // an IP address as written ("0.0.0.0", "127.0.0.1", "::1"); never a name
     std::uint16_t port = 0;
+    bool operator==(const ListenAddress&) const = default;
 };
 
 struct ServerTls {
     std::string cert_file;  // absolute after loading
     std::string key_file;
+    bool operator==(const ServerTls&) const = default;
 };
 
 struct Limits {
     std::uint64_t max_header_bytes = 16 * 1024;
     std::uint64_t max_body_bytes = 10 * 1024 * 1024;
     std::uint64_t max_connections = 10000;
+    bool operator==(const Limits&) const = default;
 };
 
 struct Timeouts {
@@ -79,6 +86,7 @@ struct Timeouts {
     // On SIGTERM/SIGINT /readyz turns 503 at once, but the listeners keep accepting this
     // long before the drain starts: load balancers stop routing here first (added).
     Duration drain_delay = std::chrono::seconds(5);
+    bool operator==(const Timeouts&) const = default;
 };
 
 // What happens to a client header whose name contains '_': WSGI/CGI backends read
@@ -93,29 +101,34 @@ struct Server {
     Timeouts timeouts;
     Underscores headers_with_underscores = Underscores::drop;
     Marks marks;
+    bool operator==(const Server&) const = default;
 };
 
 struct Admin {
     ListenAddress listen;
     Marks marks;
+    bool operator==(const Admin&) const = default;
 };
 
 struct Log {
     std::string level = "info";   // trace|debug|info|warn|error|off
     std::string format = "text";  // text|json
     bool access_log = true;
+    bool operator==(const Log&) const = default;
 };
 
 struct UpstreamTls {
     bool verify = true;
     std::string ca_file;      // absolute; empty = system trust store
     std::string server_name;  // SNI / verified name override (added); empty = endpoint host
+    bool operator==(const UpstreamTls&) const = default;
 };
 
 struct Endpoint {
     std::string scheme;  // "http" | "https"
     std::string host;
     std::uint16_t port = 0;
+    bool operator==(const Endpoint&) const = default;
 };
 
 struct Upstream {
@@ -125,6 +138,7 @@ struct Upstream {
     Duration pool_idle_timeout = std::chrono::seconds(30);  // pool.idle_timeout (added)
     std::uint64_t pool_max_idle = 64;                        // pool.max_idle per endpoint and worker (added)
     Marks marks;
+    bool operator==(const Upstream&) const = default;
 };
 
 // jwt.providers.NAME.token_from items
@@ -133,6 +147,7 @@ struct TokenSource {
     Kind kind = Kind::header;
     std::string name;    // header, cookie or query parameter name
     std::string prefix;  // header only, e.g. "Bearer "
+    bool operator==(const TokenSource&) const = default;
 };
 
 struct JwtKeys {
@@ -143,6 +158,7 @@ struct JwtKeys {
     std::optional<std::string> jwks_url;
     Duration jwks_refresh = std::chrono::minutes(5);
     Marks marks;
+    bool operator==(const JwtKeys&) const = default;
 };
 
 struct JwtProvider {
@@ -159,12 +175,14 @@ struct JwtProvider {
     std::string forward_payload_header;  // empty = none
     bool strip_token = false;
     Marks marks;
+    bool operator==(const JwtProvider&) const = default;
 };
 
 struct Jwt {
     std::vector<JwtProvider> providers;
     std::uint64_t cache_max_entries = 10000;  // jwt.cache.max_entries per worker (added); 0 = off
     Marks marks;
+    bool operator==(const Jwt&) const = default;
 };
 
 struct CorsPolicy {
@@ -179,11 +197,13 @@ struct CorsPolicy {
     std::optional<std::uint64_t> max_age;  // seconds
     bool allow_private_network = false;
     Marks marks;
+    bool operator==(const CorsPolicy&) const = default;
 };
 
 struct Cors {
     std::vector<CorsPolicy> policies;
     Marks marks;
+    bool operator==(const Cors&) const = default;
 };
 
 struct RouteMatch {
@@ -191,6 +211,7 @@ struct RouteMatch {
     std::string path_prefix;  // prefix (empty = unused)
     std::vector<std::string> methods;  // upper case; empty = any
     std::string host;         // lower case, no port; empty = any
+    bool operator==(const RouteMatch&) const = default;
 };
 
 struct RouteAuth {
@@ -202,6 +223,7 @@ struct RouteAuth {
     // every listed scope must be in the space-separated scope string.
     std::vector<std::pair<std::string, std::vector<std::string>>> claims;
     Marks marks;
+    bool operator==(const RouteAuth&) const = default;
 };
 
 struct Route {
@@ -212,6 +234,7 @@ struct Route {
     std::string strip_prefix;
     RouteAuth auth;
     Marks marks;
+    bool operator==(const Route&) const = default;
 };
 
 struct Config {
@@ -223,6 +246,7 @@ struct Config {
     Jwt jwt;
     Cors cors;
     std::vector<Route> routes;
+    bool operator==(const Config&) const = default;
 };
 
 }  // namespace authgate::config

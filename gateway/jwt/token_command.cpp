@@ -1,25 +1,70 @@
 #include "jwt/token_command.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <boost/json/parse.hpp>
 
+#include "cli/command_line.h"
 #include "jwt/signer.h"
 
 namespace authgate::jwt {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: authgate token --alg ALG (--secret S | --key PRIVATE.pem) [--kid K] [--iss I] [--aud A]\n"
-    "                      [--sub S] [--ttl 1h] [--claim name=value ...] [--claim-json 'name=JSON' ...]\n";
+constexpr std::string_view kUsage =
+    "usage: authgate token --alg ALG (--secret S | --secret-file FILE | --secret-env VAR | --key PRIVATE.pem)\n"
+    "                      [--kid K] [--iss I] [--aud A] [--sub S] [--ttl 1h]\n"
+    "                      [--claim name=value ...] [--claim-json 'name=JSON' ...]\n"
+    "--secret-file and --secret-env keep the secret out of the process list and shell history;\n"
+    "a file's trailing newline is not part of the secret.\n";
+constexpr cli::Command kCommand{"authgate token", kUsage};
 
-int usage_error(const std::string& message) {
-    std::cerr << "authgate token: " << message << "\n" << kUsage;
-    return 2;
+int usage_error(const std::string& message) { return cli::usage_error(std::cerr, kCommand, message); }
+
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = "cannot read " + path + ": " + std::strerror(errno);
+        return std::nullopt;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) {
+        error = "cannot read " + path;
+        return std::nullopt;
+    }
+    return ss.str();
+}
+
+// The HMAC secret from whichever of --secret, --secret-file and --secret-env was given.
+std::optional<std::string> secret_from(const cli::Parsed& args, std::string& error) {
+    if (args.has("secret")) return args.text("secret");
+    if (args.has("secret-file")) {
+        const std::string path = args.text("secret-file");
+        auto text = read_file(path, error);
+        if (!text) return std::nullopt;
+        // `echo secret > file` and editors end the file with a newline the issuer's secret lacks.
+        if (text->ends_with('\n')) text->pop_back();
+        if (text->ends_with('\r')) text->pop_back();
+        if (text->empty()) {
+            error = "--secret-file " + path + " is empty";
+            return std::nullopt;
+        }
+        return text;
+    }
+    const std::string var = args.text("secret-env");
+    const char* value = std::getenv(var.c_str());
+    if (!value || !*value) {
+        error = "--secret-env: environment variable " + var + (value ? " is empty" : " is not set");
+        return std::nullopt;
+    }
+    return std::string(value);
 }
 
 // "90", "30s", "5m", "1h", "2d", also combined ("1h30m").
@@ -46,75 +91,77 @@ bool parse_ttl(std::string_view text, std::int64_t& seconds) {
 }  // namespace
 
 int token_command(int argc, char** argv) {
-    std::string alg_name, secret, key_file, kid, iss, aud, sub, ttl = "1h";
-    bool have_secret = false;
-    boost::json::object extra;
     // argv[0] may be "token" (as dispatched by main) or the program name; skip either.
-    int i = 1;
-    if (argc > 0 && argv[0] && std::strcmp(argv[0], "token") != 0 && argc > 1 && std::strcmp(argv[1], "token") == 0)
-        i = 2;
-    for (; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&](std::string& into) -> bool {
-            if (i + 1 >= argc) return false;
-            into = argv[++i];
-            return true;
-        };
-        std::string v;
-        if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
-            return 0;
-        } else if (arg == "--alg") {
-            if (!value(alg_name)) return usage_error("--alg needs a value");
-        } else if (arg == "--secret") {
-            if (!value(secret)) return usage_error("--secret needs a value");
-            have_secret = true;
-        } else if (arg == "--key") {
-            if (!value(key_file)) return usage_error("--key needs a value");
-        } else if (arg == "--kid") {
-            if (!value(kid)) return usage_error("--kid needs a value");
-        } else if (arg == "--iss") {
-            if (!value(iss)) return usage_error("--iss needs a value");
-        } else if (arg == "--aud") {
-            if (!value(aud)) return usage_error("--aud needs a value");
-        } else if (arg == "--sub") {
-            if (!value(sub)) return usage_error("--sub needs a value");
-        } else if (arg == "--ttl") {
-            if (!value(ttl)) return usage_error("--ttl needs a value");
-        } else if (arg == "--claim" || arg == "--claim-json") {
-            if (!value(v)) return usage_error(arg + " needs name=value");
-            const auto eq = v.find('=');
-            if (eq == std::string::npos || eq == 0) return usage_error(arg + " needs name=value, got " + v);
-            const std::string name = v.substr(0, eq);
-            const std::string text = v.substr(eq + 1);
-            if (arg == "--claim") {
-                extra[name] = text;
-            } else {
-                boost::system::error_code ec;
-                auto parsed = boost::json::parse(text, ec);
-                if (ec) return usage_error("--claim-json " + name + ": not JSON: " + ec.message());
-                extra[name] = std::move(parsed);
-            }
+    if (argc > 1 && argv[0] && std::strcmp(argv[0], "token") != 0 && std::strcmp(argv[1], "token") == 0) {
+        --argc;
+        ++argv;
+    }
+    namespace po = cli::po;
+    po::options_description options;
+    options.add_options()
+        ("help,h", po::bool_switch())
+        ("alg", po::value<std::string>())
+        ("secret", po::value<std::string>())
+        ("secret-file", po::value<std::string>())
+        ("secret-env", po::value<std::string>())
+        ("key", po::value<std::string>())
+        ("kid", po::value<std::string>())
+        ("iss", po::value<std::string>())
+        ("aud", po::value<std::string>())
+        ("sub", po::value<std::string>())
+        ("ttl", po::value<std::string>())
+        ("claim", po::value<std::vector<std::string>>())
+        ("claim-json", po::value<std::vector<std::string>>());
+    const auto args = cli::parse(argc, argv, options, kCommand, std::cerr);
+    if (!args) return cli::kUsage;
+    if (args->values["help"].as<bool>()) {
+        std::cout << kUsage;
+        return 0;
+    }
+
+    // In command-line order: a claim given twice takes its last value.
+    boost::json::object extra;
+    for (const auto& o : args->in_order) {
+        if (o.string_key != "claim" && o.string_key != "claim-json") continue;
+        const std::string flag = "--" + o.string_key;
+        const std::string& v = o.value.front();
+        const auto eq = v.find('=');
+        if (eq == std::string::npos || eq == 0) return usage_error(flag + " needs name=value, got " + v);
+        const std::string name = v.substr(0, eq);
+        const std::string text = v.substr(eq + 1);
+        if (o.string_key == "claim") {
+            extra[name] = text;
         } else {
-            return usage_error("unknown argument " + arg);
+            boost::system::error_code ec;
+            auto parsed = boost::json::parse(text, ec);
+            if (ec) return usage_error("--claim-json " + name + ": not JSON: " + ec.message());
+            extra[name] = std::move(parsed);
         }
     }
+    const std::string alg_name = args->text("alg");
     if (alg_name.empty()) return usage_error("--alg is required");
     const auto alg = parse_algorithm(alg_name);
     if (!alg) return usage_error("unsupported algorithm " + alg_name);
-    if (have_secret == !key_file.empty()) return usage_error("give exactly one of --secret and --key");
+    const int sources = static_cast<int>(args->has("secret") + args->has("secret-file") + args->has("secret-env") +
+                                         args->has("key"));
+    if (sources != 1) return usage_error("give exactly one of --secret, --secret-file, --secret-env and --key");
+    const std::string ttl = args->text("ttl", "1h");
+    const std::string key_file = args->text("key");
+    const std::string kid = args->text("kid"), iss = args->text("iss"), aud = args->text("aud"),
+                      sub = args->text("sub");
     std::int64_t ttl_s = 0;
     if (!parse_ttl(ttl, ttl_s)) return usage_error("bad --ttl " + ttl);
 
     KeyResult key;
-    if (have_secret) {
-        key = Key::from_secret(secret);
+    std::string error;
+    if (!args->has("key")) {
+        const auto secret = secret_from(*args, error);
+        if (!secret) return usage_error(error);
+        key = Key::from_secret(*secret);
     } else {
-        std::ifstream in(key_file, std::ios::binary);
-        if (!in) return usage_error("cannot read " + key_file);
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        key = Key::from_private_pem(ss.str());
+        const auto pem = read_file(key_file, error);
+        if (!pem) return usage_error(error);
+        key = Key::from_private_pem(*pem);
     }
     if (!key.key) return usage_error(key.error);
     if (!key.key->compatible(*alg)) return usage_error("the key cannot sign " + alg_name);

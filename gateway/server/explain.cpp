@@ -17,6 +17,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "cli/command_line.h"
 #include "config/strings.h"
 #include "jwt/extractor.h"
 #include "jwt/provider.h"
@@ -67,30 +68,22 @@ bool has_control(std::string_view s) {
     return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
 }
 
+constexpr cli::Command kCommand{"authgate explain", kUsage};
+
 // An error message, or empty when the arguments are usable.
-std::string parse_args(int argc, char** argv, Args& a, bool& help) {
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view flag = argv[i];
-        if (flag == "--help" || flag == "-h") {
-            help = true;
-            return {};
-        }
-        constexpr std::string_view kFlags[] = {"-c", "--config", "--method", "--url", "--header", "--token"};
-        if (std::find(std::begin(kFlags), std::end(kFlags), flag) == std::end(kFlags))
-            return "unknown argument '" + std::string(flag) + "'";
-        if (i + 1 >= argc) return std::string(flag) + " needs a value";
-        const std::string_view value = argv[++i];
-        if (flag == "-c" || flag == "--config") {
-            a.config = value;
-        } else if (flag == "--method") {
-            if (value.empty() || value.find(' ') != std::string_view::npos || has_control(value))
-                return "--method takes one word, such as GET";
-            a.method = value;
-        } else if (flag == "--url") {
-            if (value.empty() || value.find(' ') != std::string_view::npos || has_control(value))
-                return "--url must not be empty or contain spaces or control characters (percent-encode them)";
-            a.url = value;
-        } else if (flag == "--header") {
+std::string read_args(const cli::Parsed& parsed, Args& a) {
+    a.config = parsed.text("config");
+    a.method = parsed.text("method", a.method);
+    a.url = parsed.text("url");
+    if (a.method.empty() || a.method.find(' ') != std::string::npos || has_control(a.method))
+        return "--method takes one word, such as GET";
+    if (parsed.has("url") && (a.url.empty() || a.url.find(' ') != std::string::npos || has_control(a.url)))
+        return "--url must not be empty or contain spaces or control characters (percent-encode them)";
+    // --header and --token in the order given: that is the order of the request's headers.
+    for (const auto& o : parsed.in_order) {
+        if (o.string_key != "header" && o.string_key != "token") continue;
+        const std::string_view value = o.value.front();
+        if (o.string_key == "header") {
             const auto colon = value.find(':');
             const auto name = strings::trim_ows(value.substr(0, colon));
             if (colon == std::string_view::npos || name.empty() || name.find_first_of(" \t") != std::string_view::npos ||
@@ -471,16 +464,23 @@ void print_relayed_response(std::ostream& out, Decision& d) {
 }  // namespace
 
 int explain_command(int argc, char** argv, std::ostream& out, std::ostream& err) {
-    Args args;
-    bool help = false;
-    if (const auto error = parse_args(argc, argv, args, help); !error.empty()) {
-        err << "authgate explain: " << error << "\n\n" << kUsage;
-        return 2;
-    }
-    if (help) {
+    namespace po = cli::po;
+    po::options_description options;
+    options.add_options()
+        ("help,h", po::bool_switch())
+        ("config,c", po::value<std::string>())
+        ("method", po::value<std::string>())
+        ("url", po::value<std::string>())
+        ("header", po::value<std::vector<std::string>>())
+        ("token", po::value<std::vector<std::string>>());
+    const auto parsed = cli::parse(argc, argv, options, kCommand, err);
+    if (!parsed) return cli::kUsage;
+    if (parsed->values["help"].as<bool>()) {
         out << kUsage;
         return 0;
     }
+    Args args;
+    if (const auto error = read_args(*parsed, args); !error.empty()) return cli::usage_error(err, kCommand, error);
     auto snap = proxy::load_snapshot(args.config, err);
     if (!snap) return 1;
 

@@ -1,4 +1,5 @@
-// The real binary: --version, --help, --check, token, SIGHUP reload and SIGTERM drain.
+// The real binary: --version, --help, --check, --dump-config, token, health, SIGHUP reload
+// and SIGTERM drain.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -7,7 +8,9 @@
 #include <fstream>
 #include <regex>
 
+#include <boost/asio/ip/tcp.hpp>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include "support/harness.h"
 #include "unit/jwt/jwks_server.h"
@@ -67,6 +70,80 @@ TEST(Cli, VersionAndHelp) {
     EXPECT_EQ(bad.status, 2);
 }
 
+TEST(Cli, HelpListsExitCodesAndSignals) {
+    auto h = run({"--help"});
+    EXPECT_EQ(h.status, 0);
+    for (const char* what : {"--dump-config", "--secret-file", "--secret-env", "authgate health URL", "Exit codes:",
+                             "2 usage error", "SIGHUP", "SIGTERM", "drain_delay"})
+        EXPECT_NE(h.output.find(what), std::string::npos) << what << " not in\n" << h.output;
+}
+
+TEST(Cli, ConfigOptionSpellingsAndUsageErrors) {
+    auto cfg = write_temp("spellings.yaml", gateway_yaml(1));
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"-c", cfg.string(), "--check"}, {"--config", cfg.string(), "--check"},
+          {"--config=" + cfg.string(), "--check"}, {"-c" + cfg.string(), "--check"}, {"--check", "-c", cfg.string()}}) {
+        auto r = run(args);
+        EXPECT_EQ(r.status, 0) << args[0] << "\n" << r.output;
+        EXPECT_EQ(r.output, cfg.string() + ": OK\n") << args[0];
+    }
+    struct Usage {
+        std::vector<std::string> args;
+        std::string message;
+    };
+    for (const auto& u : std::vector<Usage>{
+             {{"-c"}, "authgate: the required argument for option '--config' is missing"},
+             {{"--check", "-c"}, "the required argument for option '--config' is missing"},
+             {{"--check"}, "authgate: no config file given (-c FILE)"},
+             {{"-c", cfg.string(), "--chek"}, "authgate: unknown argument '--chek'"},
+             {{"-c", cfg.string(), "extra"}, "authgate: unknown argument 'extra'"},
+             {{"-c", cfg.string(), "-c", cfg.string()}, "'--config' cannot be specified more than once"},
+             {{"-c", cfg.string(), "--check", "--dump-config"}, "--check and --dump-config: give one"}}) {
+        auto r = run(u.args);
+        EXPECT_EQ(r.status, 2) << u.args[0] << "\n" << r.output;
+        EXPECT_NE(r.output.find(u.message), std::string::npos) << r.output;
+        EXPECT_NE(r.output.find("Usage:"), std::string::npos) << r.output;
+    }
+}
+
+// The effective config: ${VAR} expanded, defaults written out, the secret never printed.
+TEST(Cli, DumpConfigExpandsTheEnvironmentAndMasksSecrets) {
+    const std::string secret = "dump-secret-Zq9-0123456789abcdef0123456789";
+    ::setenv("AUTHGATE_DUMP_TEST_SECRET", secret.c_str(), 1);
+    ::setenv("AUTHGATE_DUMP_TEST_PORT", "9137", 1);
+    ::unsetenv("AUTHGATE_DUMP_TEST_ISSUER");
+    auto cfg = write_temp("dump.yaml",
+                          "upstreams:\n  b:\n    endpoints: [\"http://127.0.0.1:${AUTHGATE_DUMP_TEST_PORT}\"]\n"
+                          "jwt:\n  providers:\n    hs:\n      algorithms: [HS256]\n"
+                          "      issuer: ${AUTHGATE_DUMP_TEST_ISSUER:-https://issuer.example}\n"
+                          "      keys:\n        secret: ${AUTHGATE_DUMP_TEST_SECRET}\n"
+                          "routes:\n  - name: r\n    upstream: b\n    auth:\n      providers: [hs]\n");
+    auto r = run({"-c", cfg.string(), "--dump-config"});
+    ::unsetenv("AUTHGATE_DUMP_TEST_SECRET");
+    ::unsetenv("AUTHGATE_DUMP_TEST_PORT");
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find(secret), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("dump-secret"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("${"), std::string::npos) << r.output;
+    const YAML::Node y = YAML::Load(r.output);
+    EXPECT_EQ(y["upstreams"]["b"]["endpoints"][0].as<std::string>(), "http://127.0.0.1:9137");
+    EXPECT_EQ(y["jwt"]["providers"]["hs"]["issuer"][0].as<std::string>(), "https://issuer.example");
+    EXPECT_EQ(y["jwt"]["providers"]["hs"]["keys"]["secret"].as<std::string>(), "<redacted>");
+    EXPECT_EQ(y["server"]["timeouts"]["drain_delay"].as<std::string>(), "5s");
+}
+
+TEST(Cli, DumpConfigOfABadConfigFailsWithTheCheckErrors) {
+    auto p = write_temp("bad-dump.yaml",
+                        "server:\n  listn: 127.0.0.1:8080\n"
+                        "upstreams:\n  b:\n    endpoints: [http://127.0.0.1:1]\n"
+                        "routes:\n  - name: r\n    match:\n      path_prefix: /x/\n    upstream: missing\n");
+    auto dump = run({"-c", p.string(), "--dump-config"});
+    auto check = run({"-c", p.string(), "--check"});
+    EXPECT_EQ(dump.status, 1);
+    EXPECT_EQ(dump.output, check.output);
+    EXPECT_NE(dump.output.find(p.string() + ":2:3:"), std::string::npos) << dump.output;
+}
+
 TEST(Cli, CheckAcceptsShippedConfigs) {
     ::setenv("JWT_SECRET", "an-example-secret-of-at-least-32-bytes!!", 1);
     ::setenv("DJANGO_SECRET_KEY", "django-insecure-an-example-secret-key-of-50-characters", 1);  // django.yaml
@@ -93,6 +170,80 @@ TEST(Cli, TokenCommandMintsATokenTheGatewayParses) {
     auto r = run({"token", "--alg", "HS256", "--secret", "0123456789abcdef0123456789abcdef", "--sub", "alice"});
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '.'), 2) << r.output;
+}
+
+TEST(Cli, TokenSecretFromEnvironmentOrFile) {
+    const std::string secret = "0123456789abcdef0123456789abcdef-env";
+    ::setenv("AUTHGATE_CLI_TEST_SECRET", secret.c_str(), 1);
+    auto from_env = run({"token", "--alg", "HS256", "--secret-env", "AUTHGATE_CLI_TEST_SECRET", "--sub", "alice"});
+    ::unsetenv("AUTHGATE_CLI_TEST_SECRET");
+    auto file = write_temp("token.secret", secret + "\n");
+    auto from_file = run({"token", "--alg", "HS256", "--secret-file", file.string(), "--sub", "alice"});
+    ASSERT_EQ(from_env.status, 0) << from_env.output;
+    ASSERT_EQ(from_file.status, 0) << from_file.output;
+    // Same key, same claims: the signatures verify with the one secret.
+    for (const auto& out : {from_env.output, from_file.output}) {
+        const std::string token = out.substr(0, out.find('\n'));
+        jwt::ParsedToken t;
+        ASSERT_EQ(jwt::parse_token(token, t), jwt::Status::ok) << token;
+        EXPECT_TRUE(jwt::verify_signature(jwt::Algorithm::HS256, *jwt::test::secret_key(secret), t.signing_input,
+                                          t.signature));
+    }
+    auto unset = run({"token", "--alg", "HS256", "--secret-env", "AUTHGATE_CLI_TEST_UNSET"});
+    EXPECT_EQ(unset.status, 2);
+    EXPECT_NE(unset.output.find("AUTHGATE_CLI_TEST_UNSET is not set"), std::string::npos) << unset.output;
+}
+
+// `authgate health` against a real admin listener.
+class HealthTest : public GatewayTest {
+protected:
+    void SetUp() override { cfg.admin = config::Admin{{"127.0.0.1", 0}, {}}; }
+    std::string admin_url(const std::string& path) {
+        return "http://127.0.0.1:" + std::to_string(*gw().server().admin_port()) + path;
+    }
+};
+
+TEST_F(HealthTest, TwoHundredIsHealthyAnythingElseIsNot) {
+    auto ok = run({"health", admin_url("/healthz")});
+    EXPECT_EQ(ok.status, 0) << ok.output;
+    EXPECT_NE(ok.output.find("200 OK"), std::string::npos) << ok.output;
+    auto missing = run({"health", admin_url("/nothing-here"), "--timeout", "5s"});
+    EXPECT_EQ(missing.status, 1) << missing.output;
+    EXPECT_NE(missing.output.find("404 Not Found"), std::string::npos) << missing.output;
+}
+
+TEST(Health, RefusedOrSilentIsUnhealthy) {
+    const auto port = std::to_string(dead_port());
+    auto refused = run({"health", "http://127.0.0.1:" + port + "/healthz"});
+    EXPECT_EQ(refused.status, 1) << refused.output;
+    EXPECT_NE(refused.output.find("Connection refused"), std::string::npos) << refused.output;
+    // Listening but never answering: the kernel completes the handshake, nobody reads.
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor silent(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const auto started = std::chrono::steady_clock::now();
+    auto late = run({"health", "http://127.0.0.1:" + std::to_string(silent.local_endpoint().port()) + "/readyz",
+                     "--timeout", "300ms"});
+    EXPECT_EQ(late.status, 1) << late.output;
+    EXPECT_NE(late.output.find("no answer within 300ms"), std::string::npos) << late.output;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+}
+
+TEST(Health, MalformedOrHttpsUrlIsAUsageError) {
+    for (const auto& [url, message] : std::vector<std::pair<std::string, std::string>>{
+             {"https://127.0.0.1:9901/healthz", "https is not supported"},
+             {"127.0.0.1:9901/healthz", "malformed URL"},
+             {"ftp://127.0.0.1:9901/healthz", "only http:// URLs"},
+             {"http://user:pw@127.0.0.1:9901/healthz", "credentials"},
+             {"http://127.0.0.1:99999/healthz", "invalid port"},
+             {"http://[::1/healthz", "malformed URL"},
+             {"http:///healthz", "no host"}}) {
+        auto r = run({"health", url});
+        EXPECT_EQ(r.status, 2) << url << "\n" << r.output;
+        EXPECT_NE(r.output.find(message), std::string::npos) << url << "\n" << r.output;
+    }
+    EXPECT_EQ(run({"health"}).status, 2);
+    EXPECT_EQ(run({"health", "http://127.0.0.1:1/", "--timeout", "soon"}).status, 2);
+    EXPECT_EQ(run({"health", "http://127.0.0.1:1/", "http://127.0.0.1:2/"}).status, 2);
 }
 
 TEST(Cli, ReloadOnSighupAndDrainOnSigterm) {

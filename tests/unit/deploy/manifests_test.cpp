@@ -338,13 +338,47 @@ Problems check_dockerfile(const std::string& dockerfile) {
             p.push_back("base image " + image + " is not pinned to a point release or digest");
     }
     // The CMD's config exists in the image.
-    std::regex cmd(R"re(CMD[ \t]+\[[^\]]*"-c",[ \t]*"([^"]+)")re");
+    std::regex cmd(R"re((^|\n)CMD[ \t]+\[[^\]]*"-c",[ \t]*"([^"]+)")re");
+    std::string baked;  // the source file COPY'd to the CMD's config path
     if (std::regex_search(last, m, cmd)) {
-        const std::string path = m[1];
-        if (!std::regex_search(last, std::regex("COPY[^\n]*[ \t]" + path + "[ \t]*(\n|$)")))
+        const std::string path = m[2];
+        if (std::regex_search(last, m, std::regex("COPY[^\n]*[ \t]([^\\s]+)[ \t]+" + path + "[ \t]*(\n|$)")))
+            baked = m[1];
+        else
             p.push_back("CMD reads " + path + " but the final stage does not COPY a file there");
     } else {
         p.push_back("no CMD [\"-c\", FILE]");
+    }
+    // HEALTHCHECK through the image's own binary (there is no curl), on the admin port of
+    // the config the image runs with.
+    std::regex health(R"re((^|\n)HEALTHCHECK[^\n]*(\\\n[^\n]*)*CMD[ \t]+\[([^\]]*)\])re");
+    if (!std::regex_search(last, m, health)) {
+        p.push_back("no HEALTHCHECK CMD [...] in the final stage");
+        return p;
+    }
+    std::vector<std::string> args;
+    const std::string list = m[3];
+    std::regex quoted(R"re("([^"]*)")re");
+    for (std::sregex_iterator it(list.begin(), list.end(), quoted), end; it != end; ++it) args.push_back((*it)[1]);
+    std::string binary = "the ENTRYPOINT binary";
+    if (std::regex_search(last, m, std::regex(R"re(ENTRYPOINT[ \t]+\[[ \t]*"([^"]+)")re"))) binary = m[1];
+    if (args.size() != 3 || args[0] != binary || args[1] != "health") {
+        p.push_back("HEALTHCHECK does not run [\"" + binary + "\", \"health\", URL]");
+        return p;
+    }
+    if (!std::regex_match(args[2], m, std::regex(R"(http://(127\.0\.0\.1|localhost|\[::1\]):([0-9]+)/(readyz|healthz))"))) {
+        p.push_back("HEALTHCHECK URL " + args[2] + " is not http://127.0.0.1:PORT/readyz or /healthz");
+        return p;
+    }
+    const std::string port = m[2];
+    if (!baked.empty()) {
+        const YAML::Node cfg = YAML::LoadFile((kSource / baked).string());
+        const std::string listen = cfg["admin"] && cfg["admin"]["listen"] ? cfg["admin"]["listen"].as<std::string>() : "";
+        const std::string admin_port = listen.substr(listen.rfind(':') + 1);
+        if (listen.empty())
+            p.push_back("the baked config " + baked + " has no admin.listen for the HEALTHCHECK to probe");
+        else if (admin_port != port)
+            p.push_back("HEALTHCHECK probes port " + port + ", the baked config's admin port is " + admin_port);
     }
     return p;
 }
@@ -554,6 +588,22 @@ TEST(Manifests, ChecksRejectSubtlerMistakes) {
     EXPECT_TRUE(mentions(check_probes(docs), "readinessProbe does not probe the admin port"));
 }
 
+TEST(Dockerfile, HealthcheckChecksRejectCurlAndAnotherPort) {
+    const std::string dockerfile = read_text(kSource / "Dockerfile");
+    const auto replaced = [&](const std::string& from, const std::string& to) {
+        auto at = dockerfile.find(from);
+        EXPECT_NE(at, std::string::npos) << from;
+        return at == std::string::npos ? dockerfile : std::string(dockerfile).replace(at, from.size(), to);
+    };
+    const std::string cmd = R"(CMD ["/usr/local/bin/authgate", "health", "http://127.0.0.1:9901/readyz"])";
+    auto p = check_dockerfile(replaced(cmd, R"(CMD ["curl", "-f", "http://127.0.0.1:9901/readyz"])"));
+    EXPECT_TRUE(mentions(p, "HEALTHCHECK does not run [\"/usr/local/bin/authgate\", \"health\", URL]")) << join(p);
+    p = check_dockerfile(replaced(cmd, R"(CMD ["/usr/local/bin/authgate", "health", "http://127.0.0.1:9902/readyz"])"));
+    EXPECT_TRUE(mentions(p, "HEALTHCHECK probes port 9902, the baked config's admin port is 9901")) << join(p);
+    p = check_dockerfile(replaced(cmd, R"(CMD ["/usr/local/bin/authgate", "health", "http://127.0.0.1:8080/api"])"));
+    EXPECT_TRUE(mentions(p, "is not http://127.0.0.1:PORT/readyz")) << join(p);
+}
+
 TEST(Dockerfile, ChecksRejectOld) {
     const auto p = check_dockerfile(kOldDockerfile);
     EXPECT_TRUE(mentions(p, "is not numeric")) << join(p);
@@ -561,6 +611,7 @@ TEST(Dockerfile, ChecksRejectOld) {
     EXPECT_TRUE(mentions(p, "debian:12 is not pinned")) << join(p);
     EXPECT_TRUE(mentions(p, "debian:12-slim is not pinned")) << join(p);
     EXPECT_TRUE(mentions(p, "does not COPY a file there")) << join(p);
+    EXPECT_TRUE(mentions(p, "no HEALTHCHECK")) << join(p);
     // No .dockerignore at all was the old state: the empty one.
     EXPECT_EQ(check_dockerignore("").size(), 3u);
 }

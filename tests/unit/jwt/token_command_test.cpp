@@ -55,6 +55,73 @@ TEST(TokenCommand, PrivateKeyFilesForEveryFamily) {
     }
 }
 
+// The token's signature verifies with exactly `secret`.
+void expect_signed_with(const Run& r, const std::string& secret) {
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string token = r.out.substr(0, r.out.find('\n'));
+    ParsedToken t;
+    ASSERT_EQ(parse_token(token, t), Status::ok);
+    EXPECT_TRUE(verify_signature(Algorithm::HS256, *secret_key(secret), t.signing_input, t.signature));
+    EXPECT_FALSE(verify_signature(Algorithm::HS256, *secret_key(secret + "\n"), t.signing_input, t.signature));
+}
+
+// Error exit 2 with `text` in the message and nothing on stdout.
+void expect_refused(const Run& r, const std::string& text) {
+    EXPECT_EQ(r.code, 2);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
+}
+
+TEST(TokenCommand, SecretFromAFileWithoutItsTrailingNewline) {
+    TempFile lf("file-secret-0123456789abcdef0123456789\n", ".secret");
+    expect_signed_with(run({"--alg", "HS256", "--secret-file", lf.path()}), "file-secret-0123456789abcdef0123456789");
+    TempFile crlf("file-secret-0123456789abcdef0123456789\r\n", ".secret");
+    expect_signed_with(run({"--alg", "HS256", "--secret-file=" + crlf.path()}),
+                       "file-secret-0123456789abcdef0123456789");
+    // Only the one line ending goes: anything else is the secret's.
+    TempFile two("file-secret-0123456789abcdef0123456789\n\n", ".secret");
+    expect_signed_with(run({"--alg", "HS256", "--secret-file", two.path()}),
+                       "file-secret-0123456789abcdef0123456789\n");
+}
+
+TEST(TokenCommand, SecretFromTheEnvironment) {
+    ::setenv("AUTHGATE_TOKEN_TEST_SECRET", "env-secret-0123456789abcdef0123456789", 1);
+    expect_signed_with(run({"--alg", "HS256", "--secret-env", "AUTHGATE_TOKEN_TEST_SECRET"}),
+                       "env-secret-0123456789abcdef0123456789");
+    ::unsetenv("AUTHGATE_TOKEN_TEST_SECRET");
+}
+
+TEST(TokenCommand, SecretSourceErrorsSayWhich) {
+    TempFile empty("\n", ".secret");
+    TempFile ok("file-secret-0123456789abcdef0123456789", ".secret");
+    expect_refused(run({"--alg", "HS256", "--secret-file", "/nonexistent/secret"}),
+                   "cannot read /nonexistent/secret: No such file or directory");
+    expect_refused(run({"--alg", "HS256", "--secret-file", empty.path()}), "is empty");
+    ::unsetenv("AUTHGATE_TOKEN_TEST_UNSET");
+    expect_refused(run({"--alg", "HS256", "--secret-env", "AUTHGATE_TOKEN_TEST_UNSET"}),
+                   "environment variable AUTHGATE_TOKEN_TEST_UNSET is not set");
+    ::setenv("AUTHGATE_TOKEN_TEST_EMPTY", "", 1);
+    expect_refused(run({"--alg", "HS256", "--secret-env", "AUTHGATE_TOKEN_TEST_EMPTY"}),
+                   "environment variable AUTHGATE_TOKEN_TEST_EMPTY is empty");
+    ::unsetenv("AUTHGATE_TOKEN_TEST_EMPTY");
+    const std::string one_of = "give exactly one of --secret, --secret-file, --secret-env and --key";
+    expect_refused(run({"--alg", "HS256", "--secret", "x", "--secret-file", ok.path()}), one_of);
+    expect_refused(run({"--alg", "HS256", "--secret-file", ok.path(), "--secret-env", "HOME"}), one_of);
+    expect_refused(run({"--alg", "HS256", "--secret-file", ok.path(), "--key", ok.path()}), one_of);
+    expect_refused(run({"--alg", "HS256", "--secret-file"}), "--secret-file");  // no value
+}
+
+TEST(TokenCommand, ClaimsInCommandLineOrder) {
+    auto r = run({"--alg", "HS256", "--secret", "0123456789abcdef0123456789abcdef", "--claim-json", "n=1", "--claim",
+                  "n=two", "--claim", "m=3", "--claim-json", "m=[3]"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    ParsedToken t;
+    const std::string token = r.out.substr(0, r.out.find('\n'));
+    ASSERT_EQ(parse_token(token, t), Status::ok);
+    EXPECT_EQ(t.payload.at("n").as_string(), "two");
+    EXPECT_TRUE(t.payload.at("m").is_array());
+}
+
 TEST(TokenCommand, ErrorsExitTwo) {
     TempFile pem(private_pem(pkey_for("p256")));
     for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
@@ -67,7 +134,9 @@ TEST(TokenCommand, ErrorsExitTwo) {
              {"--alg", "HS256", "--secret", "x", "--claim", "novalue"},
              {"--alg", "HS256", "--secret", "x", "--claim-json", "a={"},
              {"--alg", "ES256", "--key", "/nonexistent.pem"},
-             {"--bogus"}}) {
+             {"--bogus"},
+             {"--alg", "HS256", "--alg", "HS384", "--secret", "x"},
+             {"--alg", "HS256", "--secret", "x", "stray"}}) {
         auto r = run(args);
         EXPECT_EQ(r.code, 2);
         EXPECT_TRUE(r.out.empty());
