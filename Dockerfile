@@ -36,6 +36,7 @@ FROM runtime AS authgate
 COPY --from=build /src/build/authgate /usr/local/bin/
 COPY deploy/container/authgate.yaml /etc/authgate/authgate.yaml
 COPY config/ /usr/share/authgate/examples/
+COPY LICENSE docs/configuration.md docs/operations.md /usr/share/doc/authgate/
 USER 10001:10001
 # 8080 traffic; 9901 admin (/healthz, /readyz, /metrics): probe it, do not publish it.
 EXPOSE 8080 9901
