@@ -74,8 +74,6 @@ void append_label_value(std::string& out, std::string_view v) {
     }
 }
 
-namespace {
-
 void append_number(std::string& out, std::uint64_t v) {
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -99,6 +97,8 @@ void family(std::string& out, std::string_view name, std::string_view type, std:
     out += type;
     out += '\n';
 }
+
+namespace {
 
 // name{k1="v1",k2="v2"} value
 template <class Value>

@@ -240,5 +240,10 @@ void append_process_metrics(std::string& out);
 
 // Appends a Prometheus label value with \, " and newline escaped.
 void append_label_value(std::string& out, std::string_view v);
+// Appends a sample value, shortest exact form.
+void append_number(std::string& out, std::uint64_t v);
+void append_number(std::string& out, double v);
+// Appends a family's # HELP and # TYPE lines.
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help);
 
 }  // namespace authgate::observe

@@ -56,20 +56,10 @@ bool boot_time(std::uint64_t& out) {
 }
 
 void gauge(std::string& out, std::string_view name, std::string_view type, std::string_view help, double v) {
-    out += "# HELP ";
+    family(out, name, type, help);
     out += name;
     out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type;
-    out += '\n';
-    out += name;
-    out += ' ';
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
+    append_number(out, v);
     out += '\n';
 }
 
