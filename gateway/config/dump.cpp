@@ -260,13 +260,25 @@ private:
 
 std::string redact_credentials(std::string_view text) {
     const auto parsed = boost::urls::parse_uri(text);
-    if (!parsed || !parsed->has_userinfo()) return std::string(text);
+    if (!parsed || (!parsed->has_userinfo() && !parsed->has_query())) return std::string(text);
     boost::urls::url url = *parsed;
     url.remove_userinfo();
+    url.remove_query();
     std::string out(url.buffer());
-    // "<redacted>" is not valid in a URL's userinfo, so it is spliced in as text: the
-    // masked dump is for reading, not for loading.
-    out.insert(out.find("//") + 2, std::string(kRedacted) + "@");
+    // "<redacted>" is not valid in a URL, so it is spliced in as text: the masked dump is
+    // for reading, not for loading. Query values go too (issuers put api_key=, token= or a
+    // signature there); their names stay, to tell which parameters are set.
+    if (parsed->has_userinfo()) out.insert(out.find("//") + 2, std::string(kRedacted) + "@");
+    if (parsed->has_query()) {
+        const auto fragment = out.find('#');
+        std::string query;
+        for (const auto& param : parsed->encoded_params()) {
+            query += query.empty() ? "?" : "&";
+            query += std::string_view(param.key);
+            if (param.has_value) query += "=" + std::string(kRedacted);
+        }
+        out.insert(fragment == std::string::npos ? out.size() : fragment, query);
+    }
     return out;
 }
 

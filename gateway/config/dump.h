@@ -21,7 +21,8 @@ enum class Secrets {
 
 std::string dump_yaml(const Config& cfg, Secrets secrets = Secrets::redact);
 
-// A URL with its user:password@ (if any) replaced by "<redacted>@"; the rest kept.
+// A URL with its user:password@ (if any) replaced by "<redacted>@" and every query value by
+// "<redacted>" (names kept); the rest as written.
 std::string redact_credentials(std::string_view url);
 
 // The shortest form parse_duration reads back exactly: "0s", "250ms", "5s", "1h30m".

@@ -242,16 +242,18 @@ TEST(Dump, SecretsAreMasked) {
     const YAML::Node keys = y["jwt"]["providers"]["corp"]["keys"];
     EXPECT_EQ(keys["secret"].as<std::string>(), "<redacted>");
     EXPECT_EQ(keys["secret_base64"].as<std::string>(), "<redacted>");
-    // Not secrets: paths (a key file's path is not the key) and URLs without credentials.
+    // Not secrets: paths (a key file's path is not the key); a URL keeps all but credentials and query values.
     EXPECT_EQ(keys["public_key_file"].as<std::string>(), (f.dir.path() / "conf/keys/public.pem").string());
     EXPECT_EQ(y["server"]["tls"]["key_file"].as<std::string>(), (f.dir.path() / "secret-dir/server.key").string());
-    EXPECT_EQ(keys["jwks_url"].as<std::string>(), "https://auth.example/jwks.json?tenant=a");
+    EXPECT_EQ(keys["jwks_url"].as<std::string>(), "https://auth.example/jwks.json?tenant=<redacted>");
     EXPECT_EQ(y["jwt"]["providers"]["second"]["keys"]["jwks_url"].as<std::string>(), "http://127.0.0.1:1/jwks");
 }
 
 TEST(Dump, CredentialsInAUrlAreMasked) {
     EXPECT_EQ(redact_credentials("https://user:pa%40ss@auth.example:8443/jwks.json?t=a"),
-              "https://<redacted>@auth.example:8443/jwks.json?t=a");
+              "https://<redacted>@auth.example:8443/jwks.json?t=<redacted>");
+    EXPECT_EQ(redact_credentials("https://auth.example/jwks?api_key=s3cret&flag&x="),
+              "https://auth.example/jwks?api_key=<redacted>&flag&x=<redacted>");
     EXPECT_EQ(redact_credentials("https://token@auth.example/"), "https://<redacted>@auth.example/");
     EXPECT_EQ(redact_credentials("https://auth.example/jwks.json"), "https://auth.example/jwks.json");
     EXPECT_EQ(redact_credentials("not a url"), "not a url");
