@@ -183,6 +183,7 @@ private:
     void check_reference(const Value& v, const std::string& name, const std::vector<std::string>& defined,
                          std::string_view what);
     void check_admin_port(const Config& cfg);
+    bool listen_invalid_ = false;  // server.listen had an invalid item (already reported)
     void warn_about_routes(const std::vector<Route>& routes, const Value& v);
 
     std::string file_;           // as given: messages use it so users can jump to it
@@ -426,8 +427,19 @@ std::vector<ListenAddress> Loader::read_listen_list(const Value& v) {
         return {};
     }
     std::vector<ListenAddress> out;
-    for (const auto& item : items(v, /*allow_single=*/true))
-        if (auto address = read_listen(item)) out.push_back(std::move(*address));
+    bool all_valid = true;
+    for (const auto& item : items(v, /*allow_single=*/true)) {
+        if (auto address = read_listen(item))
+            out.push_back(std::move(*address));
+        else
+            all_valid = false;
+    }
+    // All or nothing: a partial list would no longer line up with its marks (listen[i]),
+    // and the admin port check must not compare against addresses the file did not give.
+    if (!all_valid) {
+        listen_invalid_ = true;
+        return {};
+    }
     return out;
 }
 
@@ -984,7 +996,7 @@ std::optional<Config> Loader::load(std::string_view yaml) {
     cfg.file = absolute_file_;
     if (const Value* v = s.get("server")) read_server(*v, cfg.server);
     if (const Value* v = s.get("admin")) cfg.admin = read_admin(*v);
-    if (cfg.admin) check_admin_port(cfg);
+    if (cfg.admin && !listen_invalid_) check_admin_port(cfg);
     if (const Value* v = s.get("log")) cfg.log = read_log(*v);
     if (const Value* v = s.get("upstreams")) cfg.upstreams = read_upstreams(*v);
     if (const Value* v = s.get("jwt")) cfg.jwt = read_jwt(*v);

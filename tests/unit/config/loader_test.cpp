@@ -354,6 +354,14 @@ admin:
                           "takes the port of server.listen 0.0.0.0:9901 (line 2)"));
     EXPECT_TRUE(loaded_ok(load("server:\n  listen: 0.0.0.0:9901\nadmin:\n  listen: 127.0.0.1:9902\n")));
     EXPECT_TRUE(loaded_ok(load("server:\n  listen: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:0\n")));
+
+    // An invalid server.listen is reported once: the admin port is not compared with the
+    // default 0.0.0.0:8080 nor with what is left of a list missing an item.
+    auto bad = load("server:\n  listen: myhost:8080\nadmin:\n  listen: 127.0.0.1:8080\n");
+    ASSERT_EQ(bad.diag.errors().size(), 1u) << test::dump(bad.diag.errors());
+    EXPECT_TRUE(has_error(bad, 2, 11, "invalid listen address 'myhost:8080'"));
+    auto partial = load("server:\n  listen: [myhost:8080, 0.0.0.0:9901]\nadmin:\n  listen: 127.0.0.1:9901\n");
+    ASSERT_EQ(partial.diag.errors().size(), 1u) << test::dump(partial.diag.errors());
 }
 
 TEST(Log, ValuesAreChecked) {
