@@ -321,7 +321,7 @@ std::string Metrics::render(const ScrapeState& state) const {
            "Token lookups the cache could not answer (unseen, or verified under keys since replaced).");
     sample(out, "authgate_token_cache_misses_total", {}, misses);
     family(out, "authgate_token_cache_evictions_total", "counter",
-           "Cached tokens pushed out to make room (jwt.cache_max_entries per worker).");
+           "Cached tokens pushed out to make room (jwt.cache.max_entries per worker).");
     sample(out, "authgate_token_cache_evictions_total", {}, evictions);
 
     family(out, "authgate_config_reloads_total", "counter", "SIGHUP reloads by result.");

@@ -168,9 +168,12 @@ int health_command(int argc, char** argv, std::ostream& out, std::ostream& err) 
     if (parsed->has("timeout")) {
         const std::string text = parsed->text("timeout");
         const auto d = config::parse_duration(text);
-        if (!d || d->count() == 0)
-            return cli::usage_error(err, kCommand, "--timeout takes a duration above 0 such as 2s or 500ms, got '" +
-                                                       text + "'");
+        // Capped: a health check that waits longer is not one, and steady_clock's nanoseconds
+        // would overflow past ~292 years.
+        if (!d || d->count() == 0 || *d > std::chrono::hours(1))
+            return cli::usage_error(err, kCommand,
+                                    "--timeout takes a duration above 0 and at most 1h, such as 2s or 500ms, got '" +
+                                        text + "'");
         timeout = *d;
     }
     const std::string& url = parsed->words.front();

@@ -243,6 +243,7 @@ TEST(Health, MalformedOrHttpsUrlIsAUsageError) {
     }
     EXPECT_EQ(run({"health"}).status, 2);
     EXPECT_EQ(run({"health", "http://127.0.0.1:1/", "--timeout", "soon"}).status, 2);
+    EXPECT_EQ(run({"health", "http://127.0.0.1:1/", "--timeout", "3000000h"}).status, 2);
     EXPECT_EQ(run({"health", "http://127.0.0.1:1/", "http://127.0.0.1:2/"}).status, 2);
 }
 
