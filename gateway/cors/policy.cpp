@@ -267,6 +267,25 @@ void CompiledPolicy::compile_origins(const config::CorsPolicy& cfg, config::Diag
     }
 }
 
+// The first Python-only anchor (\A, \Z, \z) outside a bracket expression, or 0.
+// django-cors-headers' CORS_ALLOWED_ORIGIN_REGEXES use them; in an ECMAScript regex they
+// are identity escapes for the letters, so a pattern carried over unchanged never matches.
+char python_anchor(std::string_view pattern) {
+    bool in_brackets = false;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        const char c = pattern[i];
+        if (c == '\\' && i + 1 < pattern.size()) {
+            const char next = pattern[++i];
+            if (!in_brackets && (next == 'A' || next == 'Z' || next == 'z')) return next;
+        } else if (c == '[') {
+            in_brackets = true;
+        } else if (c == ']') {
+            in_brackets = false;
+        }
+    }
+    return 0;
+}
+
 void CompiledPolicy::compile_regexes(const config::CorsPolicy& cfg, config::Diagnostics& diag) {
     for (std::size_t i = 0; i < cfg.allow_origin_regexes.size(); ++i) {
         const std::string& pattern = cfg.allow_origin_regexes[i];
@@ -283,6 +302,12 @@ void CompiledPolicy::compile_regexes(const config::CorsPolicy& cfg, config::Diag
             diag.warning(mark, "regex '" + pattern +
                                    "' has upper-case letters, but origins are matched with scheme and host lower-cased "
                                    "(as browsers send them); those letters never match");
+        }
+        if (const char a = python_anchor(pattern)) {
+            diag.warning(mark, "regex '" + pattern + "' uses \\" + std::string(1, a) +
+                                   ", a Python anchor: here it matches the letter " + std::string(1, a) +
+                                   ", so the pattern never matches an origin; drop it (the whole origin must "
+                                   "match already) or write ^ and $");
         }
         if (has_nested_quantifier(pattern)) {
             diag.warning(mark, "regex '" + pattern +

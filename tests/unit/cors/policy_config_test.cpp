@@ -91,6 +91,27 @@ TEST(PolicyConfig, UpperCaseRegexWarns) {
     EXPECT_TRUE(starts_with(diag.warnings()[0], "cfg.yaml:3:4: regex '^https://App\\.example\\.com$' has upper-case"));
 }
 
+// Patterns carried over from django-cors-headers (Python re) may anchor with \A and \Z.
+TEST(PolicyConfig, PythonAnchorWarns) {
+    auto cfg = bare_policy();
+    cfg.allow_origin_regexes = {R"(\Ahttps://[a-z]+\.example\.com\Z)", R"(^https://[\Aa-z]+\.example\.com$)"};
+    mark(cfg, "allow_origin_regexes", 0, 3, 4);
+    mark(cfg, "allow_origin_regexes", 1, 4, 4);
+    config::Diagnostics diag;
+    auto policy = Policy::create(cfg, diag);
+    EXPECT_TRUE(diag.ok());
+    ASSERT_EQ(diag.warnings().size(), 1u);  // inside brackets \A is a class member, not an anchor
+    EXPECT_TRUE(starts_with(diag.warnings()[0], "cfg.yaml:3:4: regex '\\Ahttps://[a-z]+\\.example\\.com\\Z' uses \\A, "
+                                                "a Python anchor"))
+        << diag.warnings()[0];
+    EXPECT_TRUE(policy->origin_allowed("https://app.example.com", nullptr));  // by the second pattern
+
+    cfg.allow_origin_regexes.resize(1);
+    config::Diagnostics alone;
+    auto first_only = Policy::create(cfg, alone);
+    EXPECT_FALSE(first_only->origin_allowed("https://app.example.com", nullptr));  // why it warns
+}
+
 TEST(PolicyConfig, NestedQuantifierWarns) {
     const struct {
         const char* pattern;
