@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <fstream>
-#include <sstream>
 
 #include <spdlog/spdlog.h>
 
+#include "config/files.h"
 #include "jwt/base64url.h"
 
 namespace authgate::jwt {
@@ -38,16 +37,6 @@ std::vector<Algorithm> allowed_algorithms(const config::JwtProvider& cfg) {
         if (auto a = parse_algorithm(name)) out.push_back(*a);
     }
     return out;
-}
-
-bool read_file(const std::string& path, std::string& out) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return false;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (!in.good() && !in.eof()) return false;
-    out = std::move(ss).str();
-    return true;
 }
 
 std::string family_name(const Key& k) {
@@ -91,11 +80,11 @@ std::vector<SourcedKey> load_static_keys(const config::JwtProvider& cfg, config:
         }
     }
     if (k.public_key_file) {
-        std::string pem;
-        if (!read_file(*k.public_key_file, pem)) {
+        const auto pem = config::read_file(*k.public_key_file);
+        if (!pem) {
             diag.error(marks.at("public_key_file"), "cannot read public_key_file " + *k.public_key_file);
         } else {
-            auto r = Key::from_public_pem(pem);
+            auto r = Key::from_public_pem(*pem);
             if (r.key)
                 keys.push_back({r.key, &marks.at("public_key_file")});
             else
@@ -103,11 +92,11 @@ std::vector<SourcedKey> load_static_keys(const config::JwtProvider& cfg, config:
         }
     }
     if (k.jwks_file) {
-        std::string json;
-        if (!read_file(*k.jwks_file, json)) {
+        const auto json = config::read_file(*k.jwks_file);
+        if (!json) {
             diag.error(marks.at("jwks_file"), "cannot read jwks_file " + *k.jwks_file);
         } else {
-            auto r = parse_jwks(json);
+            auto r = parse_jwks(*json);
             if (!r.ok) {
                 diag.error(marks.at("jwks_file"), *k.jwks_file + ": " + r.error);
             } else {

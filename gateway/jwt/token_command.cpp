@@ -1,17 +1,15 @@
 #include "jwt/token_command.h"
 
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include <boost/json/parse.hpp>
 
 #include "cli/command_line.h"
+#include "config/files.h"
 #include "jwt/signer.h"
 
 namespace authgate::jwt {
@@ -27,27 +25,12 @@ constexpr cli::Command kCommand{"authgate token", kUsage};
 
 int usage_error(const std::string& message) { return cli::usage_error(std::cerr, kCommand, message); }
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = "cannot read " + path + ": " + std::strerror(errno);
-        return std::nullopt;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) {
-        error = "cannot read " + path;
-        return std::nullopt;
-    }
-    return ss.str();
-}
-
 // The HMAC secret from whichever of --secret, --secret-file and --secret-env was given.
 std::optional<std::string> secret_from(const cli::Parsed& args, std::string& error) {
     if (args.has("secret")) return args.text("secret");
     if (args.has("secret-file")) {
         const std::string path = args.text("secret-file");
-        auto text = read_file(path, error);
+        auto text = config::read_file(path, &error);
         if (!text) return std::nullopt;
         // `echo secret > file` and editors end the file with a newline the issuer's secret lacks.
         if (text->ends_with('\n')) text->pop_back();
@@ -159,7 +142,7 @@ int token_command(int argc, char** argv) {
         if (!secret) return usage_error(error);
         key = Key::from_secret(*secret);
     } else {
-        const auto pem = read_file(key_file, error);
+        const auto pem = config::read_file(key_file, &error);
         if (!pem) return usage_error(error);
         key = Key::from_private_pem(*pem);
     }

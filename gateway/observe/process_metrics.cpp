@@ -6,21 +6,14 @@
 
 #include <charconv>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "config/files.h"
 #include "observe/metrics.h"
 
 namespace authgate::observe {
 namespace {
-
-std::string read_file(const char* path) {
-    std::ifstream f(path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 // The fields of /proc/self/stat from the third (state) on: the second, the command name,
 // is in parentheses and may itself hold spaces and parentheses.
@@ -67,7 +60,7 @@ void gauge(std::string& out, std::string_view name, std::string_view type, std::
 
 void append_process_metrics(std::string& out) {
     const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    const auto stat = read_file("/proc/self/stat");
+    const auto stat = config::read_file("/proc/self/stat").value_or("");
     const auto f = stat_fields(stat);
     // Indexes into f: field N of proc(5) is f[N - 3].
     std::uint64_t utime = 0, stime = 0, starttime = 0, rss = 0, btime = 0;
