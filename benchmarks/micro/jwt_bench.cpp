@@ -127,4 +127,70 @@ void BM_AuthenticateCacheChurn(benchmark::State& state, Algorithm alg) {
 }
 BENCHMARK_CAPTURE(BM_AuthenticateCacheChurn, HS256, Algorithm::HS256);
 
+// A route with two providers of distinct issuers and secrets, called with tokens of the
+// second one: a valid token, and an expired one (refused after its signature checked out).
+// Selection by `iss` verifies each with the second provider only, so both cost what they
+// cost on a one-provider route (BM_OneProvider).
+struct TwoIssuerFixture {
+    std::shared_ptr<ProviderSet> set;
+    std::shared_ptr<const Authenticator> one;  // route: [second]
+    std::shared_ptr<const Authenticator> two;  // route: [first, second]
+    BenchRequest valid;
+    BenchRequest expired;
+
+    TwoIssuerFixture() {
+        config::Jwt jwt;
+        for (const char* name : {"first", "second"}) {
+            config::JwtProvider p;
+            p.name = name;
+            p.algorithms = {"HS256"};
+            p.issuers = {std::string("https://") + name};
+            p.audiences = {"api"};
+            p.forward_claims = {{"sub", "X-User"}};
+            p.keys.secret = std::string(name) + "-secret-0123456789abcdef0123456789";
+            jwt.providers.push_back(p);
+        }
+        config::Diagnostics diag;
+        set = ProviderSet::create(jwt, diag);
+        config::RouteAuth ra;
+        ra.none = false;
+        ra.providers = {"second"};
+        one = Authenticator::create(ra, *set);
+        ra.providers = {"first", "second"};
+        two = Authenticator::create(ra, *set);
+        const KeyPtr key = Key::from_secret("second-secret-0123456789abcdef0123456789").key;
+        auto claims = bench_claims();
+        claims["iss"] = "https://second";
+        valid.auth = "Bearer " + *make_token(Algorithm::HS256, *key, {{"typ", "JWT"}}, claims);
+        claims["exp"] = kNow - 3600;
+        claims["iat"] = kNow - 7200;
+        expired.auth = "Bearer " + *make_token(Algorithm::HS256, *key, {{"typ", "JWT"}}, claims);
+    }
+};
+
+// Signature checks per call, across both providers: the deterministic half of the figure.
+void count_verifications(benchmark::State& state, const ProviderSet& set) {
+    std::uint64_t checks = 0;
+    for (const auto& p : set.providers()) checks += p->verifier().signature_checks();
+    state.counters["verifications"] = benchmark::Counter(static_cast<double>(checks), benchmark::Counter::kAvgIterations);
+}
+
+void BM_OneProvider(benchmark::State& state, bool expired) {
+    TwoIssuerFixture fx;
+    const BenchRequest& r = expired ? fx.expired : fx.valid;
+    for (auto _ : state) benchmark::DoNotOptimize(fx.one->authenticate(r, kNow, nullptr));
+    count_verifications(state, *fx.set);
+}
+BENCHMARK_CAPTURE(BM_OneProvider, valid, false);
+BENCHMARK_CAPTURE(BM_OneProvider, expired, true);
+
+void BM_TwoProvidersSecondIssuer(benchmark::State& state, bool expired) {
+    TwoIssuerFixture fx;
+    const BenchRequest& r = expired ? fx.expired : fx.valid;
+    for (auto _ : state) benchmark::DoNotOptimize(fx.two->authenticate(r, kNow, nullptr));
+    count_verifications(state, *fx.set);
+}
+BENCHMARK_CAPTURE(BM_TwoProvidersSecondIssuer, valid, false);
+BENCHMARK_CAPTURE(BM_TwoProvidersSecondIssuer, expired, true);
+
 }  // namespace

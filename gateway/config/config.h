@@ -166,6 +166,9 @@ struct JwtProvider {
     std::vector<std::string> issuers;    // empty = not checked
     std::vector<std::string> audiences;  // empty = not checked
     std::vector<std::string> algorithms;
+    // JOSE `typ` values a token may carry (RFC 8725 3.11), as written; "" admits a token
+    // without one. nullopt: typ is not checked.
+    std::optional<std::vector<std::string>> types;
     JwtKeys keys;
     Duration leeway = Duration::zero();
     std::vector<std::string> required_claims;

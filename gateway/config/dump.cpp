@@ -163,6 +163,7 @@ private:
         list("issuer", p.issuers);
         list("audiences", p.audiences);
         list("algorithms", p.algorithms);
+        if (p.types) list("types", *p.types);
         key("keys");
         out_ << YAML::BeginMap;
         secret("secret", p.keys.secret);

@@ -44,7 +44,7 @@ inline const SectionKeys jwt{"jwt", {"providers", "cache"}};
 inline const SectionKeys jwt_cache{"jwt.cache", {"max_entries"}};
 inline const SectionKeys jwt_providers{"jwt.providers", {"<name>"}, true};
 inline const SectionKeys provider{"jwt.providers.<name>",
-                                  {"issuer", "audiences", "algorithms", "keys", "leeway", "required_claims",
+                                  {"issuer", "audiences", "algorithms", "types", "keys", "leeway", "required_claims",
                                    "max_lifetime", "token_from", "forward_claims", "forward_payload_header",
                                    "strip_token"}};
 inline const SectionKeys provider_keys{

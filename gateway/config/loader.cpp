@@ -168,6 +168,7 @@ private:
     Jwt read_jwt(const Value& v);
     JwtProvider read_provider(const Entry& e);
     std::vector<std::string> read_algorithms(const Value& v);
+    std::vector<std::string> read_types(const Value& v);
     void read_keys(const Value& v, JwtKeys& out);
     std::vector<TokenSource> read_token_from(const Value& v, Marks& marks);
     std::optional<TokenSource> read_token_source(const Value& v, Marks& marks, const std::string& prefix);
@@ -588,6 +589,7 @@ JwtProvider Loader::read_provider(const Entry& e) {
         p.algorithms = read_algorithms(*algorithms);
     else
         missing(s, "algorithms");
+    if (const Value* types = s.get("types")) p.types = read_types(*types);
     if (const Value* keys = s.get("keys"))
         read_keys(*keys, p.keys);
     else
@@ -619,6 +621,24 @@ std::vector<std::string> Loader::read_algorithms(const Value& v) {
     // Checked on the list itself so an all-invalid list does not also say "empty".
     if (v.null() || (v.node.IsSequence() && v.node.size() == 0))
         error(v, "at least one algorithm is required");
+    return out;
+}
+
+// JOSE typ values: media types without parameters ("at+jwt", "application/jwt"), or ""
+// for a token without typ. An empty list would refuse every token: an error, not a lock-out.
+std::vector<std::string> Loader::read_types(const Value& v) {
+    std::vector<std::string> out;
+    for (const auto& item : items(v, /*allow_single=*/true)) {
+        auto t = text(item);
+        if (!t) continue;
+        const bool ok = std::all_of(t->begin(), t->end(), [](char c) { return strings::is_tchar(c) || c == '/'; });
+        if (!ok)
+            error(item, "'" + *t + "' is not a JOSE typ (a media type such as at+jwt or JWT; \"\" admits tokens without typ)");
+        else
+            out.push_back(std::move(*t));
+    }
+    if (v.null() || (v.node.IsSequence() && v.node.size() == 0))
+        error(v, "an empty types list admits no token; list \"\" to admit tokens without typ, or remove the key");
     return out;
 }
 

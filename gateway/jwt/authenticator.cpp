@@ -36,6 +36,7 @@ std::shared_ptr<ProviderSet> ProviderSet::create(const config::Jwt& jwt, config:
     for (const auto& cfg : jwt.providers) {
         auto p = Provider::create(cfg, diag);
         p->key_store().attach_signal(set->impl_->signal);
+        p->set_index(static_cast<std::uint32_t>(set->impl_->providers.size()));
         set->impl_->providers.push_back(std::move(p));
     }
     auto& headers = set->impl_->identity_headers;
@@ -220,6 +221,7 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
             if (!hit) continue;
             if (Status s = p.recheck(*hit, now); s != Status::ok) {
                 cache->erase(p.id(), token);  // expired entries leave at once
+                out.provider = &p;
                 return deny(std::move(out), s);
             }
             verified = std::move(hit);
@@ -231,7 +233,11 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
     if (!verified) {
         ParsedToken parsed;
         if (Status s = parse_token(token, parsed); s != Status::ok) return deny(std::move(out), s);
-        // Providers naming the token's issuer go first; the rest keep route order.
+        // Selection by iss: when providers name the token's issuer, only they verify it
+        // (the 401 names their failure, and a token of issuer A costs no verification by
+        // B). A token naming no provider's issuer, or none at all, is offered to each
+        // provider in route order. The iss read here is unverified: it only picks who
+        // checks the signature, and the picked provider checks iss itself.
         std::array<std::size_t, 16> order_small{};
         std::vector<std::size_t> order_big;
         std::size_t* order = order_small.data();
@@ -242,11 +248,11 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
         std::size_t n = 0;
         for (std::size_t i : users)
             if (providers_[i]->issuer_matches(parsed.payload)) order[n++] = i;
-        for (std::size_t i : users)
-            if (!providers_[i]->issuer_matches(parsed.payload)) order[n++] = i;
+        if (n == 0)
+            for (std::size_t i : users) order[n++] = i;
 
         Status best = Status::algorithm_not_allowed;
-        bool first = true;
+        const Provider* best_by = nullptr;
         for (std::size_t k = 0; k < n; ++k) {
             const Provider& p = *providers_[order[k]];
             const Status s = p.verify(parsed, now, verified);
@@ -254,13 +260,19 @@ AuthOutcome RouteAuthenticator::authenticate(const RequestView& request, std::in
                 by = &p;
                 break;
             }
-            if (first || specificity(s) > specificity(best)) best = s;
-            first = false;
+            if (!best_by || specificity(s) > specificity(best)) {
+                best = s;
+                best_by = &p;
+            }
         }
-        if (!verified) return deny(std::move(out), best);
+        if (!verified) {
+            out.provider = best_by;
+            return deny(std::move(out), best);
+        }
         if (cache) cache->offer(by->id(), token, token_hash, verified);
     }
 
+    out.provider = by;
     out.strip_token = by->strip_token();
     out.status = rules_.check(verified->payload);
     out.verified = verified;

@@ -56,6 +56,9 @@ struct AuthOutcome {
     bool report_only_denial = false;  // mode report_only and it would have been denied
     std::shared_ptr<const Verified> verified;  // non-null when a token verified
     std::optional<TokenLocation> location;     // where the token came from
+    // The provider that decided: the one that verified the token, or whose failure is the
+    // status. Null when none did (no token, a malformed one, a route without providers).
+    const Provider* provider = nullptr;
     bool strip_token = false;                  // provider asks to strip it upstream
 };
 

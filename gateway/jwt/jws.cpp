@@ -67,6 +67,13 @@ Status parse_token(std::string_view token, ParsedToken& out) {
         out.kid.assign(kid->get_string().data(), kid->get_string().size());
         out.has_kid = true;
     }
+    out.has_typ = false;
+    out.typ.clear();
+    if (const auto* typ = header.if_contains("typ")) {
+        if (!typ->is_string()) return Status::header_invalid;
+        out.typ.assign(typ->get_string().data(), typ->get_string().size());
+        out.has_typ = true;
+    }
 
     boost::json::value payload_value;
     switch (parse_object(out.payload_b64, scratch, {}, payload_value)) {

@@ -27,10 +27,12 @@ struct ParsedToken {
     std::optional<Algorithm> alg;    // nullopt: "none" or a name authgate does not know
     std::string kid;
     bool has_kid = false;
+    std::string typ;  // the JOSE header's typ (RFC 7515 4.1.9), as written
+    bool has_typ = false;
 };
 
 // Splits, decodes and parses; checks exactly three segments, JSON objects, `alg` a string,
-// `kid` a string when present, no `crit`. Never throws. On failure `out` is unspecified.
+// `kid` and `typ` strings when present, no `crit`. Never throws. On failure `out` is unspecified.
 Status parse_token(std::string_view token, ParsedToken& out);
 
 }  // namespace authgate::jwt

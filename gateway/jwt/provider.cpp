@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/files.h"
+#include "config/strings.h"
 #include "jwt/base64url.h"
 
 namespace authgate::jwt {
@@ -109,6 +110,13 @@ std::vector<SourcedKey> load_static_keys(const config::JwtProvider& cfg, config:
     return keys;
 }
 
+std::vector<std::string> normalized_types(const config::JwtProvider& cfg) {
+    std::vector<std::string> out;
+    if (cfg.types)
+        for (const auto& t : *cfg.types) out.push_back(Provider::normalize_type(t));
+    return out;
+}
+
 }  // namespace
 
 Provider::Provider(const config::JwtProvider& cfg, std::vector<KeyPtr> keys)
@@ -116,6 +124,7 @@ Provider::Provider(const config::JwtProvider& cfg, std::vector<KeyPtr> keys)
       id_(next_provider_id()),
       keys_(std::move(keys), cfg.keys.jwks_url),
       verifier_(allowed_algorithms(cfg), keys_),
+      types_(normalized_types(cfg)),
       validator_(validator_options(cfg)),
       extractor_(cfg.token_from),
       forward_(cfg.forward_claims) {}
@@ -178,10 +187,42 @@ bool Provider::issuer_matches(const boost::json::object& payload) const {
                        [&](const std::string& i) { return std::string_view(s.data(), s.size()) == i; });
 }
 
+std::string Provider::normalize_type(std::string_view typ) {
+    constexpr std::string_view prefix = "application/";
+    if (typ.size() > prefix.size() && strings::iequals(typ.substr(0, prefix.size()), prefix) &&
+        typ.find('/', prefix.size()) == std::string_view::npos)
+        typ.remove_prefix(prefix.size());
+    return strings::lower(std::string(typ));
+}
+
+// RFC 8725 3.11: explicit typing keeps an ID token or a refresh token signed by the same
+// key from passing as an access token. After the signature: a forger learns nothing.
+Status Provider::check_type(const ParsedToken& t, CheckRecorder* rec) const {
+    if (!cfg_.types) {
+        record_not_applicable(rec, Check::typ, "not configured");
+        return Status::ok;
+    }
+    bool allowed = false;
+    if (!t.has_typ) {
+        allowed = std::find(types_.begin(), types_.end(), std::string()) != types_.end();
+    } else {
+        const std::string typ = normalize_type(t.typ);
+        allowed = std::find(types_.begin(), types_.end(), typ) != types_.end();
+    }
+    const Status s = allowed ? Status::ok : Status::token_type_not_allowed;
+    record(rec, Check::typ, s, [&] {
+        std::string listed;
+        for (const auto& v : *cfg_.types) listed += (listed.empty() ? "" : ", ") + (v.empty() ? "\"\"" : v);
+        return (t.has_typ ? "typ " + t.typ : std::string("no typ")) + "; allowed: " + listed;
+    });
+    return s;
+}
+
 Status Provider::verify(ParsedToken& t, std::int64_t now, std::shared_ptr<const VerifiedToken>& out,
                         CheckRecorder* rec) const {
     std::uint64_t generation = 0;
     if (Status s = verifier_.verify(t, generation, rec); s != Status::ok) return s;
+    if (Status s = check_type(t, rec); s != Status::ok) return s;
     TimeClaims times;
     if (Status s = validator_.validate(t.payload, now, times, rec); s != Status::ok) return s;
     auto v = std::make_shared<VerifiedToken>();

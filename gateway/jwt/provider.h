@@ -34,6 +34,9 @@ public:
 
     const std::string& name() const { return cfg_.name; }
     std::uint64_t id() const { return id_; }  // process-unique, never reused (cache key)
+    // Position in its ProviderSet (config order): the metrics' slot index.
+    std::uint32_t index() const { return index_; }
+    void set_index(std::uint32_t i) { index_ = i; }  // ProviderSet, before it is shared
     const config::JwtProvider& config() const { return cfg_; }
     const TokenExtractor& extractor() const { return extractor_; }
     bool strip_token() const { return cfg_.strip_token; }
@@ -41,7 +44,7 @@ public:
     KeyStore& key_store() { return keys_; }
     const KeyStore& key_store() const { return keys_; }
 
-    // Whether the token's iss is one this provider expects (to try it first).
+    // Whether the token's iss is one this provider names (selection by iss: authenticator.cpp).
     bool issuer_matches(const boost::json::object& payload) const;
 
     // Full check of a parsed token: the verifier (alg allow-list, key by kid and type,
@@ -65,8 +68,13 @@ public:
         return keys_.wait_for_fetch_attempts(attempts, timeout);
     }
 
+    // The JOSE typ compared as RFC 7515 4.1.9 asks: case-insensitive, "application/"
+    // omitted when the rest has no '/'. "application/AT+JWT" -> "at+jwt".
+    static std::string normalize_type(std::string_view typ);
+
 private:
     Provider(const config::JwtProvider& cfg, std::vector<KeyPtr> keys);
+    Status check_type(const ParsedToken& t, CheckRecorder* rec) const;
     // `sources[i]`: where keys[i] came from in the config (for its warnings).
     static std::shared_ptr<Provider> compile(const config::JwtProvider& cfg, std::vector<KeyPtr> keys,
                                              const std::vector<const config::Mark*>& sources,
@@ -74,8 +82,10 @@ private:
 
     const config::JwtProvider cfg_;
     const std::uint64_t id_;
+    std::uint32_t index_ = 0;
     KeyStore keys_;
     JwtVerifier verifier_;  // reads keys_: declared after it
+    std::vector<std::string> types_;  // cfg.types normalized (normalize_type)
     ClaimsValidator validator_;
     TokenExtractor extractor_;
     ForwardClaims forward_;

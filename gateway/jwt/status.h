@@ -19,6 +19,7 @@ namespace authgate::jwt {
     X(unknown_kid, "unknown kid")                                                       \
     X(key_mismatch, "key does not match algorithm")                                     \
     X(signature_invalid, "signature invalid")                                           \
+    X(token_type_not_allowed, "token type not allowed") /* JOSE typ not in `types` */   \
     X(token_expired, "token expired")                                                   \
     X(token_not_yet_valid, "token not yet valid") /* nbf in the future */              \
     X(issued_in_future, "token issued in the future")                                   \

@@ -19,6 +19,7 @@ namespace authgate::jwt {
     X(alg, "alg")                         /* the allow-list */                                \
     X(key, "key")                         /* a key by kid and type */                         \
     X(signature, "signature")                                                                 \
+    X(typ, "typ")                         /* the JOSE typ allow-list (`types`) */             \
     X(claim_types, "claim types")         /* exp, nbf, iat are numbers */                     \
     X(required_claims, "required claims")                                                     \
     X(exp, "exp")                                                                             \

@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: authgate token --alg ALG (--secret S | --secret-file FILE | --secret-env VAR | --key PRIVATE.pem)\n"
-    "                      [--kid K] [--iss I] [--aud A] [--sub S] [--ttl 1h]\n"
+    "                      [--kid K] [--typ JWT] [--iss I] [--aud A] [--sub S] [--ttl 1h]\n"
     "                      [--claim name=value ...] [--claim-json 'name=JSON' ...]\n"
     "--secret-file and --secret-env keep the secret out of the process list and shell history;\n"
     "a file's trailing newline is not part of the secret.\n";
@@ -89,6 +89,7 @@ int token_command(int argc, char** argv) {
         ("secret-env", po::value<std::string>())
         ("key", po::value<std::string>())
         ("kid", po::value<std::string>())
+        ("typ", po::value<std::string>())
         ("iss", po::value<std::string>())
         ("aud", po::value<std::string>())
         ("sub", po::value<std::string>())
@@ -151,7 +152,9 @@ int token_command(int argc, char** argv) {
 
     const std::int64_t now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    boost::json::object header{{"typ", "JWT"}};
+    // --typ at+jwt for a provider with `types`; --typ "" leaves typ out.
+    boost::json::object header;
+    if (const std::string typ = args->text("typ", "JWT"); !typ.empty()) header["typ"] = typ;
     if (!kid.empty()) header["kid"] = kid;
     boost::json::object payload;
     if (!iss.empty()) payload["iss"] = iss;

@@ -248,6 +248,10 @@ void AccessLog::write(const AccessRecord& r) {
         line += fmt::format(",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{:.3f},\"auth\":", r.status,
                             r.bytes_in, r.bytes_out, ms);
         append_json_string(line, r.auth);
+        if (!r.provider.empty()) {
+            line += ",\"provider\":";
+            append_json_string(line, r.provider);
+        }
         if (!r.upstream_error.empty()) {
             line += ",\"upstream_error\":";
             append_json_string(line, r.upstream_error);
@@ -268,6 +272,10 @@ void AccessLog::write(const AccessRecord& r) {
         line += fmt::format(" route={} upstream={} status={} in={} out={} dur_ms={:.3f} auth={}",
                             r.route.empty() ? "-" : r.route, r.upstream.empty() ? "-" : r.upstream, r.status,
                             r.bytes_in, r.bytes_out, ms, r.auth.empty() ? "-" : r.auth);
+        if (!r.provider.empty()) {
+            line += " provider=";
+            line += r.provider;
+        }
         if (!r.upstream_error.empty()) {
             line += " upstream_error=";
             line += r.upstream_error;

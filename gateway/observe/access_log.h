@@ -31,6 +31,7 @@ struct AccessRecord {
     std::uint64_t bytes_out = 0;
     std::chrono::microseconds duration{0};
     std::string_view auth;  // jwt status string or ""
+    std::string_view provider;  // the jwt provider that decided, or "" (then not written)
     // proxy::UpstreamError's string (the 502/504's error_description and the metric's kind)
     // when the exchange with the upstream failed; "" otherwise, and then not written.
     std::string_view upstream_error;

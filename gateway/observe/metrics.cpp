@@ -46,7 +46,7 @@ void Metrics::config_loaded(std::chrono::system_clock::time_point at) {
 }
 
 SnapshotSlots Metrics::resolve(std::uint64_t snapshot_id, const std::vector<RouteSeries>& routes,
-                               const std::vector<std::string>& upstreams) {
+                               const std::vector<std::string>& upstreams, const std::vector<std::string>& providers) {
     std::lock_guard lock(resolve_mu_);  // one allocator of cells at a time
     SnapshotSlots out;
     out.snapshot_id = snapshot_id;
@@ -59,6 +59,11 @@ SnapshotSlots Metrics::resolve(std::uint64_t snapshot_id, const std::vector<Rout
         auto s = upstream_names_.slot(name);
         for (auto& w : workers_) w->upstreams().ensure(s);
         out.upstreams.push_back(s);
+    }
+    for (const auto& name : providers) {
+        auto s = provider_names_.slot(name);
+        for (auto& w : workers_) w->providers().ensure(s);
+        out.providers.push_back(s);
     }
     return out;
 }
@@ -214,6 +219,13 @@ std::string Metrics::render(const ScrapeState& state) const {
             upstreams[s].response.add(c->response);
         }
     }
+    const auto provider_names = provider_names_.names();
+    std::vector<std::array<std::uint64_t, kAuthReasons>> decisions(provider_names.size());
+    for (std::size_t s = 0; s < decisions.size(); ++s) {
+        for (const auto& w : workers_) {
+            if (const ProviderCells* c = w->providers().find(static_cast<std::uint32_t>(s))) add(decisions[s], c->decisions);
+        }
+    }
     const auto route_name = [&](std::size_t s) -> std::string_view { return route_entries[s].name; };
     const auto has = [&](std::size_t s, std::uint8_t flag) { return (route_entries[s].flags & flag) != 0; };
 
@@ -264,6 +276,17 @@ std::string Metrics::render(const ScrapeState& state) const {
               "Requests a report_only route forwarded although authentication would have refused them, "
               "by route and failed check",
               &RouteTotals::report_only, RouteSeries::kReportOnly);
+
+    // Every provider ever configured has every result, at 0 until it happens.
+    family(out, "authgate_jwt_decisions_total", "counter",
+           "Requests whose token a jwt provider decided (a full verification or a token cache hit), by provider "
+           "and result: ok, or the failed check (" + reasons + "). With several providers on a route, the one "
+           "the token's iss selects decides.");
+    for (std::size_t s = 0; s < decisions.size(); ++s) {
+        for (std::size_t i = 0; i < kAuthReasons; ++i)
+            sample(out, "authgate_jwt_decisions_total", {{"provider", provider_names[s]}, {"result", reason(i)}},
+                   decisions[s][i]);
+    }
 
     family(out, "authgate_cors_preflights_total", "counter",
            "CORS preflights the gateway answered, by route and result (allowed, or refused: the origin is "

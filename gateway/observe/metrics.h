@@ -65,6 +65,11 @@ struct RouteCells {
     Counter origins_refused;            // actual requests whose Origin the policy refused
 };
 
+// Per jwt provider: the requests whose token it decided, by result (ok or the failed check).
+struct ProviderCells {
+    std::array<Counter, kAuthReasons> decisions;
+};
+
 struct UpstreamCells {
     std::array<Counter, kUpstreamErrors> errors;
     DurationCells response;  // request sent -> response head received
@@ -144,6 +149,10 @@ public:
     void upstream_response(std::uint32_t upstream_slot, std::chrono::microseconds d) {
         upstreams_.find(upstream_slot)->response.observe(d);
     }
+    // A token the provider decided (verified, refused, or a cache hit), with the outcome.
+    void jwt_decision(std::uint32_t provider_slot, jwt::Status result) {
+        providers_.find(provider_slot)->decisions[static_cast<std::size_t>(result)].add();
+    }
     // A preflight the gateway answered: allowed when the origin got CORS headers.
     void cors_preflight(std::uint32_t route_slot, bool allowed) {
         routes_.find(route_slot)->preflights[allowed ? 0 : 1].add();
@@ -159,12 +168,15 @@ public:
 
     SlotCells<RouteCells>& routes() { return routes_; }
     SlotCells<UpstreamCells>& upstreams() { return upstreams_; }
+    SlotCells<ProviderCells>& providers() { return providers_; }
     const SlotCells<RouteCells>& routes() const { return routes_; }
     const SlotCells<UpstreamCells>& upstreams() const { return upstreams_; }
+    const SlotCells<ProviderCells>& providers() const { return providers_; }
 
 private:
     SlotCells<RouteCells> routes_;
     SlotCells<UpstreamCells> upstreams_;
+    SlotCells<ProviderCells> providers_;
 };
 
 // A route as the metrics see it: its name and which series it can have.
@@ -181,6 +193,7 @@ struct SnapshotSlots {
     std::uint64_t snapshot_id = 0;
     std::vector<std::uint32_t> routes;
     std::vector<std::uint32_t> upstreams;
+    std::vector<std::uint32_t> providers;  // by position in the snapshot's ProviderSet
 };
 
 // What a scrape reports besides the counters.
@@ -211,10 +224,11 @@ public:
     // Slots for a config's route and upstream names, with their cells allocated in every
     // worker. Called before the snapshot reaches any worker.
     SnapshotSlots resolve(std::uint64_t snapshot_id, const std::vector<RouteSeries>& routes,
-                          const std::vector<std::string>& upstreams);
+                          const std::vector<std::string>& upstreams, const std::vector<std::string>& providers = {});
     // Slow path for a request that outlived two reloads: slot by name (cells already exist).
     std::uint32_t route_slot(std::string_view name) { return route_names_.slot(name); }
     std::uint32_t upstream_slot(std::string_view name) { return upstream_names_.slot(name); }
+    std::uint32_t provider_slot(std::string_view name) { return provider_names_.slot(name); }
 
     // Written by the thread that loads the config: successful loads (the first one included)
     // also set the last success time.
@@ -229,6 +243,7 @@ private:
     std::vector<std::unique_ptr<WorkerMetrics>> workers_;
     NameSlots route_names_;
     NameSlots upstream_names_;
+    NameSlots provider_names_;
     std::mutex resolve_mu_;
     std::atomic<double> last_load_{0};  // unix seconds
 };

@@ -65,6 +65,7 @@ struct Exchange {
     std::uint64_t bytes_out = 0;
     std::string upstream;
     std::string_view auth;  // jwt::to_string of the auth status; empty when no auth ran
+    std::string_view provider;  // the jwt provider that decided (its config name); empty when none did
     std::string_view upstream_error;  // proxy::to_string of what failed upstream; empty when nothing did
     bool expect_continue = false;
     bool upgrade = false;

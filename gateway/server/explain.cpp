@@ -349,9 +349,8 @@ void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& 
         // The token the authenticator took, read again from the client's request through
         // the source of each provider that takes tokens from that place.
         const ArgsRequest view(client, query);
-        std::optional<jwt::ParsedToken> parsed;
-        std::string scratch;
-        bool described = false;
+        std::vector<const jwt::Provider*> takers;  // the providers that take it from there
+        const config::TokenSource* first_source = nullptr;
         for (const auto& p : providers) {
             const config::TokenSource* own = nullptr;
             for (const auto& s : p->extractor().sources()) {
@@ -362,27 +361,42 @@ void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& 
                 out << "  provider " << p->name() << ": takes no token from there\n";
                 continue;
             }
-            if (!described) {
-                out << "  token: from " << describe_source(*own) << "\n";
-                described = true;
-            }
-            if (!parsed) {
-                const auto found = jwt::TokenExtractor({*own}).extract(view, scratch);
-                jwt::ParsedToken t;
-                // Too large is refused before parsing (and before any provider sees it).
-                const auto status = !found ? jwt::Status::token_missing
-                                    : outcome.status == jwt::Status::token_too_large
-                                        ? outcome.status
-                                        : jwt::parse_token(found->token, t);
-                if (status != jwt::Status::ok) {
-                    out << "  token: " << jwt::to_string(status) << "\n";
-                    break;
-                }
+            if (!first_source) first_source = own;
+            takers.push_back(p.get());
+        }
+        std::string scratch;  // may hold the token (a decoded query value): parsed views into it
+        std::optional<jwt::ParsedToken> parsed;
+        if (first_source) {
+            out << "  token: from " << describe_source(*first_source) << "\n";
+            const auto found = jwt::TokenExtractor({*first_source}).extract(view, scratch);
+            jwt::ParsedToken t;
+            // Too large is refused before parsing (and before any provider sees it).
+            const auto status = !found ? jwt::Status::token_missing
+                                : outcome.status == jwt::Status::token_too_large ? outcome.status
+                                                                                  : jwt::parse_token(found->token, t);
+            if (status != jwt::Status::ok)
+                out << "  token: " << jwt::to_string(status) << "\n";
+            else
                 parsed = std::move(t);
+        }
+        if (parsed) {
+            // Selection by iss, as the authenticator makes it: providers naming the token's
+            // issuer verify it alone.
+            std::vector<std::string> selected;
+            for (const auto* p : takers)
+                if (p->issuer_matches(parsed->payload)) selected.push_back(p->name());
+            if (!selected.empty() && takers.size() > 1)
+                out << "  selected by iss " << parsed->payload.at("iss").as_string().c_str() << ": provider "
+                    << strings::join(selected) << "\n";
+            for (const auto* p : takers) {
+                if (!selected.empty() && !p->issuer_matches(parsed->payload)) {
+                    out << "  provider " << p->name() << ": not tried (the token's iss selects another provider)\n";
+                    continue;
+                }
+                const auto report = jwt::report_token(*p, *parsed, now);
+                print_provider(out, *p, report);
+                if (!verified) verified = report.verified;
             }
-            const auto report = jwt::report_token(*p, *parsed, now);
-            print_provider(out, *p, report);
-            if (!verified) verified = report.verified;
         }
     }
     if (!cfg.claims.empty()) {
@@ -406,6 +420,7 @@ void print_auth(std::ostream& out, const proxy::Snapshot& snap, const Decision& 
         out << "no token; mode optional forwards it without claim headers\n";
     else
         out << ex.auth << "\n";
+    if (outcome.provider) out << "  decided by: provider " << outcome.provider->name() << "\n";
 }
 
 // What the gateway dropped or replaced of the client's headers.

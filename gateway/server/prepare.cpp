@@ -5,6 +5,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "jwt/provider.h"
 #include "server/responses.h"
 
 namespace authgate::server {
@@ -195,6 +196,7 @@ std::optional<Reply> authenticate(Exchange& ex, const RequestFields& fields, std
     RequestHeaders view(ex.parser.get(), query);
     out = ex.route->auth->authenticate(view, ctx.now, ctx.token_cache);
     ex.auth = jwt::to_string(out.status);
+    if (out.provider) ex.provider = out.provider->name();
     using Action = jwt::AuthOutcome::Action;
     switch (out.action) {
         case Action::deny_401:

@@ -44,7 +44,10 @@ struct Server::Impl {
             routes.push_back({r.cfg->name, flags});
         }
         for (const auto& u : snap.upstreams) upstreams.push_back(u.cfg->name);
-        return metrics.resolve(snap.id, routes, upstreams);
+        std::vector<std::string> providers;
+        if (snap.providers)
+            for (const auto& p : snap.providers->providers()) providers.push_back(p->name());
+        return metrics.resolve(snap.id, routes, upstreams, providers);
     }
     std::shared_ptr<const proxy::Snapshot> current() const {
         std::lock_guard lock(snapshot_mu);

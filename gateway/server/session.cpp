@@ -204,6 +204,7 @@ void Session<Stream>::log(const Exchange& ex) {
     r.bytes_out = ex.bytes_out;
     r.duration = duration;
     r.auth = ex.auth;
+    r.provider = ex.provider;
     r.upstream_error = ex.upstream_error;
     w_.access_log.write(r);
 }
@@ -271,6 +272,7 @@ Next Session<Stream>::decide(Exchange& ex, Reply& reply) {
     const DecisionContext ctx{w_.rng, w_.token_cache.get(), client_ip_, static_cast<std::int64_t>(std::time(nullptr))};
     const Next next = prepare(ex, ctx, auth, reply);
     if (!ex.auth.empty()) {  // the route's authenticator ran
+        if (auth.provider) w_.metrics.jwt_decision(w_.provider_slot(*ex.snap, *auth.provider), auth.status);
         if (auth.action != jwt::AuthOutcome::Action::forward)
             w_.metrics.auth_denied(w_.route_slot(*ex.snap, ex.route), auth.status);
         if (auth.report_only_denial) {

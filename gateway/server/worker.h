@@ -14,6 +14,7 @@
 
 #include "cors/origin_cache.h"
 #include "jwt/authenticator.h"
+#include "jwt/provider.h"
 #include "observe/access_log.h"
 #include "observe/metrics.h"
 #include "proxy/snapshot.h"
@@ -61,6 +62,11 @@ public:
         if (snap.id == slots_.snapshot_id) return slots_.upstreams[upstream];
         if (snap.id == previous_slots_.snapshot_id) return previous_slots_.upstreams[upstream];
         return all_metrics_.upstream_slot(snap.upstreams[upstream].cfg->name);
+    }
+    std::uint32_t provider_slot(const proxy::Snapshot& snap, const jwt::Provider& p) const {
+        if (snap.id == slots_.snapshot_id) return slots_.providers[p.index()];
+        if (snap.id == previous_slots_.snapshot_id) return previous_slots_.providers[p.index()];
+        return all_metrics_.provider_slot(p.name());
     }
 
     // One thread runs it and only that thread touches its sockets and timers, so the reactor

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "jwt/signer.h"
 #include "support/harness.h"
 
 namespace authgate::test {
@@ -78,6 +79,44 @@ TEST(AccessLog, TextLineEscapesHostileInput) {
     EXPECT_NE(text.find("\"id-7\""), std::string::npos) << text;
     EXPECT_NE(text.find("route=pub"), std::string::npos) << text;
     EXPECT_NE(text.find("status=200"), std::string::npos) << text;
+}
+
+// The provider that decided the token is on the line; requests no provider decided
+// (no auth, no token) have no provider field.
+TEST(AccessLog, NamesTheProviderThatDecided) {
+    Backend backend;
+    char path[] = "/tmp/authgate-access-XXXXXX";
+    int fd = ::mkstemp(path);
+    ASSERT_GE(fd, 0);
+    const std::string secret = "access-log-test-secret-0123456789abcdef";
+    {
+        auto cfg = base_config(backend.port());
+        cfg.log.format = "json";
+        cfg.jwt.providers = {hs256_provider("corp", secret)};
+        auto api = route("api", "/api/");
+        api.auth.none = false;
+        api.auth.providers = {"corp"};
+        cfg.routes = {route("pub", "/pub/"), api};
+        Gateway gw(cfg, fd);
+        Client c(gw.port());
+        const auto token = jwt::make_token(jwt::Algorithm::HS256, *jwt::Key::from_secret(secret).key, {},
+                                           boost::json::object{{"sub", "alice"}});
+        ASSERT_TRUE(token);
+        ASSERT_EQ(c.request("GET", "/api/a", {{"Authorization", "Bearer " + *token}})->status, 200u);
+        ASSERT_EQ(c.request("GET", "/api/a")->status, 401u);
+        ASSERT_EQ(c.request("GET", "/pub/a")->status, 200u);
+    }
+    ::close(fd);
+    std::istringstream lines(read_all(path));
+    ::unlink(path);
+    std::vector<boost::json::object> records;
+    for (std::string line; std::getline(lines, line);) records.push_back(boost::json::parse(line).as_object());
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[0].at("provider").as_string(), "corp");
+    EXPECT_EQ(records[0].at("auth").as_string(), "ok");
+    EXPECT_FALSE(records[1].contains("provider"));
+    EXPECT_EQ(records[1].at("auth").as_string(), "token missing");
+    EXPECT_FALSE(records[2].contains("provider"));
 }
 
 }  // namespace

@@ -496,6 +496,46 @@ TEST_F(AdminTest, JwksKeysAndLastSuccessPerProvider) {
 
 // docs/operations.md is the metrics reference: every family the gateway exports, every
 // reason label with its text and every upstream error kind is in it, so it cannot drift.
+// Two issuers on one route: each token is decided by the provider its iss selects, so the
+// first provider never counts (nor verifies) a token of the second.
+TEST_F(AdminTest, JwtDecisionsAreCountedByTheProviderTheIssuerSelects) {
+    const std::string kOther = "admin-test-other-secret-0123456789abcdef";
+    auto first = hs256_provider("first", kSecret);
+    first.issuers = {"https://first"};
+    auto second = hs256_provider("second", kOther);
+    second.issuers = {"https://second"};
+    cfg.jwt.providers = {first, second};
+    auto both = route("both", "/both/");
+    both.auth.none = false;
+    both.auth.providers = {"first", "second"};
+    cfg.routes = {both};
+    auto token = [&](std::int64_t ttl) {
+        auto t = jwt::make_token(jwt::Algorithm::HS256, *jwt::Key::from_secret(kOther).key, {},
+                                 boost::json::object{{"iss", "https://second"}, {"sub", "bob"}, {"iat", now() - 10},
+                                                     {"exp", now() + ttl}});
+        return t.value_or("");
+    };
+    Client c(gw().port());
+    const auto zero = scrape();
+    EXPECT_EQ(series(zero, "authgate_jwt_decisions_total{provider=\"first\",result=\"ok\"}"), 0) << zero;
+    EXPECT_EQ(series(zero, "authgate_jwt_decisions_total{provider=\"second\",result=\"token_expired\"}"), 0) << zero;
+    EXPECT_EQ(c.request("GET", "/both/a", bearer(token(600)))->status, 200u);
+    EXPECT_EQ(c.request("GET", "/both/a", bearer(token(600)))->status, 200u);  // a cache hit decides too
+    auto expired = c.request("GET", "/both/a", bearer(token(-100)));
+    ASSERT_TRUE(expired);
+    EXPECT_EQ(expired->status, 401u);
+    EXPECT_NE(expired->body.find("token expired"), std::string::npos) << expired->body;
+    EXPECT_EQ(c.request("GET", "/both/a")->status, 401u);  // no token: no provider decided
+
+    EXPECT_TRUE(metric_becomes("authgate_requests_total{route=\"both\",code=\"401\"}", 2));
+    const auto text = scrape();
+    EXPECT_EQ(series(text, "authgate_jwt_decisions_total{provider=\"second\",result=\"ok\"}"), 2) << text;
+    EXPECT_EQ(series(text, "authgate_jwt_decisions_total{provider=\"second\",result=\"token_expired\"}"), 1) << text;
+    for (const char* result : {"ok", "signature_invalid", "token_expired", "token_missing"})
+        EXPECT_EQ(series(text, std::string("authgate_jwt_decisions_total{provider=\"first\",result=\"") + result + "\"}"), 0)
+            << result << "\n" << text;
+}
+
 TEST_F(AdminTest, EveryFamilyAndLabelValueIsInTheOperationsGuide) {
     std::ifstream f(std::string(AUTHGATE_SOURCE_DIR) + "/docs/operations.md");
     std::stringstream ss;

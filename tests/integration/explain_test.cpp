@@ -191,7 +191,7 @@ TEST_F(ExplainTest, OtherFailedChecksAreNamedToo) {
     auto forged = run({"--url", "/api/orders", "--token", hs256(claims(), "another-secret-0123456789abcdef-xyz")});
     EXPECT_EQ(forged.code, 1);
     EXPECT_TRUE(forged.has("    signature: signature invalid (HS256)\n")) << forged.out;
-    EXPECT_TRUE(forged.has("    not checked after that: required claims, exp,")) << forged.out;
+    EXPECT_TRUE(forged.has("    not checked after that: typ, required claims, exp,")) << forged.out;
     EXPECT_TRUE(forged.has("status: 401 invalid_token \"signature invalid\"\n")) << forged.out;
 
     auto audience = run({"--url", "/api/orders", "--token", hs256(claims(600, {{"aud", "billing"}}))});
@@ -201,6 +201,44 @@ TEST_F(ExplainTest, OtherFailedChecksAreNamedToo) {
     auto garbage = run({"--url", "/api/orders", "--token", "not.a-token"});
     EXPECT_TRUE(garbage.has("  token: token malformed\n")) << garbage.out;
     EXPECT_TRUE(garbage.has("status: 401 invalid_token \"token malformed\"\n")) << garbage.out;
+}
+
+// Two issuers on /multi/: the token's iss picks the provider; `types` is checked after
+// the signature.
+TEST(Explain, IssuerSelectsTheProviderAndTypIsChecked) {
+    const std::string other = "explain-test-other-0123456789abcdef";
+    const std::string providers = "    other:\n      issuer: https://other\n      algorithms: [HS256]\n"
+                                  "      types: [at+jwt]\n      keys:\n        secret: " +
+                                  other + "\n";
+    const std::string multi = "  - name: multi\n    match:\n      path_prefix: /multi/\n    upstream: backend\n"
+                              "    auth:\n      providers: [main, other]\n";
+    const auto cfg = write_temp("multi.yaml", config_yaml(9, providers) + multi);
+    auto signed_by_other = [&](std::string typ, std::int64_t ttl = 600) {
+        boost::json::object header;
+        if (!typ.empty()) header["typ"] = typ;
+        return jwt::make_token(jwt::Algorithm::HS256, *jwt::Key::from_secret(other).key, header,
+                               claims(ttl, {{"iss", "https://other"}}))
+            .value_or("");
+    };
+    auto ok = explain(cfg, {"--url", "/multi/x", "--token", signed_by_other("at+jwt")});
+    EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+    EXPECT_TRUE(ok.has("  selected by iss https://other: provider other\n")) << ok.out;
+    EXPECT_TRUE(ok.has("  provider main: not tried (the token's iss selects another provider)\n")) << ok.out;
+    EXPECT_TRUE(ok.has("    typ: ok (typ at+jwt; allowed: at+jwt)\n")) << ok.out;
+    EXPECT_TRUE(ok.has("  decided by: provider other\n")) << ok.out;
+
+    auto id_token = explain(cfg, {"--url", "/multi/x", "--token", signed_by_other("JWT")});
+    EXPECT_EQ(id_token.code, 1) << id_token.out;
+    EXPECT_TRUE(id_token.has("    typ: token type not allowed (typ JWT; allowed: at+jwt)\n")) << id_token.out;
+    EXPECT_TRUE(id_token.has("status: 401 invalid_token \"token type not allowed\"\n")) << id_token.out;
+    EXPECT_TRUE(id_token.has("  decided by: provider other\n")) << id_token.out;
+
+    // No iss: each provider in route order, as before.
+    auto anonymous = explain(cfg, {"--url", "/multi/x", "--token", hs256(claims())});
+    EXPECT_EQ(anonymous.code, 0) << anonymous.out;
+    EXPECT_FALSE(anonymous.has("selected by iss")) << anonymous.out;
+    EXPECT_TRUE(anonymous.has("  provider main: ok\n")) << anonymous.out;
+    EXPECT_TRUE(anonymous.has("  decided by: provider main\n")) << anonymous.out;
 }
 
 TEST_F(ExplainTest, ClaimRuleFailureIs403InsufficientScope) {

@@ -64,6 +64,7 @@ jwt:
       issuer: [https://a.example, "null"]
       audiences: ["*", "true"]
       algorithms: [HS256, RS256, EdDSA]
+      types: [at+jwt, "", application/JWT]
       keys:
         secret: "hmac secret: with # and ${2} "
         secret_base64: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA

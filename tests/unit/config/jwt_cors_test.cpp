@@ -125,6 +125,47 @@ TEST(Jwt, AlgorithmErrors) {
     EXPECT_TRUE(has_error(l, 5, 13, "jwt.providers.corp.keys: at least one key source is required"));
 }
 
+TEST(Jwt, TypesAllowList) {
+    auto l = load(R"(jwt:
+  providers:
+    listed:
+      algorithms: [HS256]
+      types: [at+jwt, "", application/JWT]
+      keys: {secret: 0123456789abcdef0123456789abcdef}
+    single:
+      algorithms: [HS256]
+      types: at+jwt
+      keys: {secret: 0123456789abcdef0123456789abcdef}
+    unset:
+      algorithms: [HS256]
+      keys: {secret: 0123456789abcdef0123456789abcdef}
+)");
+    ASSERT_TRUE(loaded_ok(l));
+    const auto& p = l.cfg->jwt.providers;
+    EXPECT_EQ(p[0].types, (std::vector<std::string>{"at+jwt", "", "application/JWT"}));
+    EXPECT_EQ(p[1].types, (std::vector<std::string>{"at+jwt"}));
+    EXPECT_FALSE(p[2].types);
+}
+
+TEST(Jwt, TypesErrors) {
+    auto l = load(R"(jwt:
+  providers:
+    empty:
+      algorithms: [HS256]
+      types: []
+      keys: {secret: 0123456789abcdef0123456789abcdef}
+    odd:
+      algorithms: [HS256]
+      types: ["at jwt", [x]]
+      keys: {secret: 0123456789abcdef0123456789abcdef}
+)");
+    EXPECT_FALSE(l.cfg);
+    ASSERT_EQ(l.diag.errors().size(), 3u) << test::dump(l.diag.errors());
+    EXPECT_TRUE(has_error(l, 5, 14, "jwt.providers.empty.types: an empty types list admits no token; list \"\""));
+    EXPECT_TRUE(has_error(l, 9, 15, "'at jwt' is not a JOSE typ"));
+    EXPECT_TRUE(has_error(l, 9, 25, "jwt.providers.odd.types[1]"));
+}
+
 TEST(Jwt, AlgorithmsAndKeysAreRequired) {
     auto l = load("jwt:\n  providers:\n    corp:\n      leeway: 5s\n    empty:\n      algorithms: []\n      keys:\n");
     EXPECT_TRUE(has_error(l, 3, 5, "jwt.providers.corp: missing required key 'algorithms'"));

@@ -173,6 +173,93 @@ TEST_F(AuthTest, SeveralProvidersAnyMayAccept) {
     EXPECT_EQ(auth->authenticate(FakeRequest().bearer(rs), kNow, nullptr).status, Status::algorithm_not_allowed);
 }
 
+// Selection by iss: a token naming one provider's issuer is verified by that provider
+// alone; a token naming none (or no iss) is tried against each in route order.
+TEST_F(AuthTest, IssuerSelectsTheProvider) {
+    auto auth = route({"a", "b"});
+    const auto& a = providers_->find("a")->verifier();
+    const auto& b = providers_->find("b")->verifier();
+    auto checks = [&] { return std::pair{a.signature_checks(), b.signature_checks()}; };
+    using Checks = std::pair<std::uint64_t, std::uint64_t>;
+
+    auto before = checks();
+    auto ok = auth->authenticate(FakeRequest().bearer(token_b()), kNow, nullptr);
+    EXPECT_EQ(ok.status, Status::ok);
+    ASSERT_TRUE(ok.provider);
+    EXPECT_EQ(ok.provider->name(), "b");
+    EXPECT_EQ(checks(), (Checks{before.first, before.second + 1}));
+
+    // b's expired token: b's failure, and a never looked at it.
+    before = checks();
+    auto expired = auth->authenticate(FakeRequest().bearer(token_b(claims(-100))), kNow, nullptr);
+    EXPECT_EQ(expired.status, Status::token_expired);
+    ASSERT_TRUE(expired.provider);
+    EXPECT_EQ(expired.provider->name(), "b");
+    EXPECT_EQ(checks(), (Checks{before.first, before.second + 1}));
+
+    // Claims iss https://a but signed with b's secret: only a tries, and says why.
+    auto c = claims();
+    c["iss"] = "https://a";
+    const std::string lying = sign_token(Algorithm::HS256, *secret_key(kSecretB), c);
+    before = checks();
+    auto refused = auth->authenticate(FakeRequest().bearer(lying), kNow, nullptr);
+    EXPECT_EQ(refused.status, Status::signature_invalid);
+    ASSERT_TRUE(refused.provider);
+    EXPECT_EQ(refused.provider->name(), "a");
+    EXPECT_EQ(checks(), (Checks{before.first + 1, before.second}));
+
+    // No iss: every provider in route order, the furthest failure reported.
+    const std::string anonymous = sign_token(Algorithm::HS256, *secret_key(kSecretB), claims());
+    before = checks();
+    auto in_order = auth->authenticate(FakeRequest().bearer(anonymous), kNow, nullptr);
+    EXPECT_EQ(in_order.status, Status::issuer_not_allowed);  // b: good signature, no iss
+    ASSERT_TRUE(in_order.provider);
+    EXPECT_EQ(in_order.provider->name(), "b");
+    EXPECT_EQ(checks(), (Checks{before.first + 1, before.second + 1}));
+
+    // An iss no provider names: also in order.
+    c["iss"] = "https://elsewhere";
+    before = checks();
+    auto foreign = auth->authenticate(FakeRequest().bearer(sign_token(Algorithm::HS256, *secret_key(kSecretA), c)), kNow,
+                                      nullptr);
+    EXPECT_EQ(foreign.status, Status::issuer_not_allowed);
+    EXPECT_EQ(foreign.provider->name(), "a");
+    EXPECT_EQ(checks(), (Checks{before.first + 1, before.second + 1}));
+
+    // A malformed token reaches no provider.
+    auto junk = auth->authenticate(FakeRequest().bearer("x.y"), kNow, nullptr);
+    EXPECT_EQ(junk.status, Status::token_malformed);
+    EXPECT_EQ(junk.provider, nullptr);
+}
+
+// Two providers naming the same issuer (a key rotation split over two entries): both are
+// selected, in route order.
+TEST_F(AuthTest, IssuerNamedByTwoProvidersSelectsBoth) {
+    config::Jwt jwt;
+    auto old_key = provider_config("old", {"HS256"});
+    old_key.keys.secret = kSecretA;
+    old_key.issuers = {"https://same"};
+    auto new_key = provider_config("new", {"HS256"});
+    new_key.keys.secret = kSecretB;
+    new_key.issuers = {"https://same"};
+    auto other = provider_config("other", {"HS256"});
+    other.keys.secret = kSecretB;  // would verify the signature, but is not selected
+    jwt.providers = {old_key, new_key, other};
+    auto set = ProviderSet::create(jwt, diag_);
+    config::RouteAuth ra;
+    ra.none = false;
+    ra.providers = {"old", "new", "other"};
+    auto auth = Authenticator::create(ra, *set);
+    auto c = claims();
+    c["iss"] = "https://same";
+    auto out = auth->authenticate(FakeRequest().bearer(sign_token(Algorithm::HS256, *secret_key(kSecretB), c)), kNow,
+                                  nullptr);
+    EXPECT_EQ(out.status, Status::ok);
+    EXPECT_EQ(out.provider->name(), "new");
+    EXPECT_EQ(set->find("other")->verifier().signature_checks(), 0u);
+    EXPECT_EQ(set->find("old")->verifier().signature_checks(), 1u);
+}
+
 TEST_F(AuthTest, TokenSourcesPerProvider) {
     auto auth = route({"a", "b"});
     // Only b reads the "session" cookie, so a token of a found there is refused.

@@ -320,5 +320,52 @@ TEST_F(ProviderVerify, CarryOverTakesTheFetchedKeysOfTheSameUrlOnly) {
     EXPECT_FALSE(old->key_store().carry_over_fetched(old->key_store()));
 }
 
+TEST(ProviderTypes, NormalizedAsRfc7515Asks) {
+    EXPECT_EQ(Provider::normalize_type("JWT"), "jwt");
+    EXPECT_EQ(Provider::normalize_type("application/JWT"), "jwt");
+    EXPECT_EQ(Provider::normalize_type("Application/AT+JWT"), "at+jwt");
+    EXPECT_EQ(Provider::normalize_type("application/vnd/x"), "application/vnd/x");  // a '/' left: kept whole
+    EXPECT_EQ(Provider::normalize_type("application/"), "application/");
+    EXPECT_EQ(Provider::normalize_type(""), "");
+}
+
+// RFC 8725 3.11 / RFC 9068: an access-token route must not take an ID token or a refresh
+// token signed by the same key.
+TEST_F(ProviderVerify, TypesAllowList) {
+    const KeyPtr key = private_key("rsa");
+    auto at_only = make({"RS256"}, {key}, [](config::JwtProvider& c) { c.types = {{"at+jwt"}}; });
+    auto signed_with = [&](boost::json::object header, boost::json::object payload = claims()) {
+        return sign_token(Algorithm::RS256, *key, std::move(payload), std::move(header));
+    };
+    EXPECT_EQ(verify(*at_only, signed_with({{"typ", "at+jwt"}})), Status::ok);
+    EXPECT_EQ(verify(*at_only, signed_with({{"typ", "application/at+jwt"}})), Status::ok);
+    EXPECT_EQ(verify(*at_only, signed_with({{"typ", "AT+JWT"}})), Status::ok);
+    // An OIDC ID token: typ JWT, aud the client, a nonce.
+    auto id_claims = claims();
+    id_claims["aud"] = "web-client";
+    id_claims["nonce"] = "n-0S6_WzA2Mj";
+    EXPECT_EQ(verify(*at_only, signed_with({{"typ", "JWT"}}, id_claims)), Status::token_type_not_allowed);
+    // A simplejwt refresh token: typ JWT, token_type refresh.
+    auto refresh = claims(86400);
+    refresh["token_type"] = "refresh";
+    refresh["user_id"] = 42;
+    EXPECT_EQ(verify(*at_only, signed_with({{"typ", "JWT"}}, refresh)), Status::token_type_not_allowed);
+    EXPECT_EQ(verify(*at_only, signed_with({})), Status::token_type_not_allowed);  // no typ
+    // typ must be a string when present, whatever the config.
+    EXPECT_EQ(verify(*at_only, signed_with({{"typ", 1}})), Status::header_invalid);
+    // After the signature: a forged token says "signature invalid", never which typ passes.
+    const std::string forged = sign_token(Algorithm::RS256, *private_key("rsa2"), claims(), {{"typ", "JWT"}});
+    EXPECT_EQ(verify(*at_only, forged), Status::signature_invalid);
+
+    // "" admits a token without typ; the key unset checks nothing.
+    auto or_none = make({"RS256"}, {key}, [](config::JwtProvider& c) { c.types = {{"application/JWT", ""}}; });
+    EXPECT_EQ(verify(*or_none, signed_with({})), Status::ok);
+    EXPECT_EQ(verify(*or_none, signed_with({{"typ", "jwt"}})), Status::ok);
+    EXPECT_EQ(verify(*or_none, signed_with({{"typ", "at+jwt"}})), Status::token_type_not_allowed);
+    auto unset = make({"RS256"}, {key});
+    EXPECT_EQ(verify(*unset, signed_with({{"typ", "refresh+jwt"}})), Status::ok);
+    EXPECT_EQ(verify(*unset, signed_with({})), Status::ok);
+}
+
 }  // namespace
 }  // namespace authgate::jwt

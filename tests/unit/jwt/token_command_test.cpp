@@ -31,11 +31,28 @@ TEST(TokenCommand, HmacTokenWithClaims) {
     ParsedToken t;
     ASSERT_EQ(parse_token(token, t), Status::ok);
     EXPECT_EQ(t.kid, "k");
+    EXPECT_EQ(t.typ, "JWT");  // the default
     EXPECT_TRUE(verify_signature(Algorithm::HS256, *secret_key("s3cret"), t.signing_input, t.signature));
     EXPECT_EQ(t.payload.at("roles").as_string(), "a,b");
     EXPECT_EQ(t.payload.at("groups").as_array().size(), 2u);
     EXPECT_EQ(t.payload.at("exp").as_int64() - t.payload.at("iat").as_int64(), 300);
     EXPECT_EQ(t.payload.at("sub").as_string(), "bob");
+}
+
+TEST(TokenCommand, TypIsSetOrLeftOut) {
+    auto at = run({"--alg", "HS256", "--secret", "s3cret", "--typ", "at+jwt"});
+    ASSERT_EQ(at.code, 0) << at.err;
+    const std::string at_token = at.out.substr(0, at.out.find('\n'));
+    ParsedToken t;
+    ASSERT_EQ(parse_token(at_token, t), Status::ok);
+    EXPECT_TRUE(t.has_typ);
+    EXPECT_EQ(t.typ, "at+jwt");
+    auto none = run({"--alg", "HS256", "--secret", "s3cret", "--typ", ""});
+    ASSERT_EQ(none.code, 0) << none.err;
+    const std::string none_token = none.out.substr(0, none.out.find('\n'));
+    ParsedToken u;
+    ASSERT_EQ(parse_token(none_token, u), Status::ok);
+    EXPECT_FALSE(u.has_typ);
 }
 
 TEST(TokenCommand, PrivateKeyFilesForEveryFamily) {

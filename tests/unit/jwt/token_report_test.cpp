@@ -78,10 +78,11 @@ TEST(TokenReport, AValidTokenPassesEveryCheckInVerifyOrder) {
     EXPECT_EQ(r.verified->forward_headers.at(0).second, "alice");
     std::vector<std::string_view> names;
     for (const auto& c : r.checks) names.push_back(c.name);
-    const std::vector<std::string_view> order = {"alg", "key",          "signature", "required claims",
-                                                 "exp", "nbf",          "iat",       "max_lifetime",
-                                                 "iss", "aud",          "forwarded claims"};
+    const std::vector<std::string_view> order = {"alg", "key", "signature", "typ", "required claims", "exp", "nbf",
+                                                 "iat", "max_lifetime", "iss", "aud", "forwarded claims"};
     EXPECT_EQ(names, order);
+    EXPECT_EQ(find(r, "typ")->result, Result::not_applicable);  // no `types`: not checked
+    EXPECT_EQ(find(r, "typ")->detail, "not configured");
     EXPECT_EQ(find(r, "nbf")->result, Result::not_applicable);
     EXPECT_EQ(find(r, "nbf")->detail, "absent");
     EXPECT_EQ(find(r, "exp")->result, Result::ok);
