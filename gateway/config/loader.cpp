@@ -169,7 +169,7 @@ private:
     JwtProvider read_provider(const Entry& e);
     std::vector<std::string> read_algorithms(const Value& v);
     void read_keys(const Value& v, JwtKeys& out, bool discovery);
-    void read_discovery(const Section& s, JwtProvider& p);
+    bool read_discovery(const Section& s, JwtProvider& p);
     std::optional<std::string> directory(const Value& v);
     void apply_key_cache_dir(const Value& v, Jwt& jwt);
     std::vector<TokenSource> read_token_from(const Value& v, Marks& marks);
@@ -623,10 +623,11 @@ JwtProvider Loader::read_provider(const Entry& e) {
         p.algorithms = read_algorithms(*algorithms);
     else
         missing(s, "algorithms");
-    read_discovery(s, p);
+    // Discovery alone is a key source; when asked for but wrong, that error is the one to show.
+    const bool discovery = read_discovery(s, p);
     if (const Value* keys = s.get("keys"))
-        read_keys(*keys, p.keys, p.discovery);
-    else if (!p.discovery)  // discovery alone is a key source
+        read_keys(*keys, p.keys, discovery);
+    else if (!discovery)
         missing(s, "keys");
     const Value* discovery_key = s.get("discovery_url") ? s.get("discovery_url") : s.get("discovery");
     if (p.discovery && p.keys.jwks_url && discovery_key)
@@ -663,27 +664,28 @@ std::vector<std::string> Loader::read_algorithms(const Value& v) {
 
 // discovery / discovery_url (OpenID Connect Discovery 1.0): the document is fetched from
 // discovery_url, or from the issuer (section 4), and its issuer must equal the configured
-// one exactly (section 4.3): hence exactly one issuer.
-void Loader::read_discovery(const Section& s, JwtProvider& p) {
+// one exactly (section 4.3): hence exactly one issuer. True when discovery was asked for
+// (p.discovery is set only when it can work).
+bool Loader::read_discovery(const Section& s, JwtProvider& p) {
     const Value* flag = s.get("discovery");
     const Value* url = s.get("discovery_url");
     std::optional<bool> on;
     if (flag) on = boolean(*flag);
     if (url && on == false) {
         error(*flag, "discovery is false, but discovery_url is set; remove one");
-        return;
+        return true;
     }
-    if (!url && on != true) return;
+    if (!url && on != true) return false;
     const Value& at = url ? *url : *flag;
     if (p.issuers.size() != 1) {
         error(at, "discovery needs exactly one issuer (the discovery document must name it), got " +
                       std::to_string(p.issuers.size()));
-        return;
+        return true;
     }
     std::string target;
     if (url) {
         auto u = nonempty_text(*url);
-        if (!u) return;
+        if (!u) return true;
         target = *u;
     } else {
         std::string_view issuer = p.issuers.front();
@@ -695,11 +697,12 @@ void Loader::read_discovery(const Section& s, JwtProvider& p) {
     if (!parsed) {
         error(at, url ? "invalid discovery_url '" + target + "': " + why
                       : "issuer '" + p.issuers.front() + "' gives no usable discovery URL: " + why);
-        return;
+        return true;
     }
     if (!parsed->tls) warning(at, "keys fetched over plain http can be tampered with; use https");
     p.discovery = true;
     p.discovery_url = std::move(target);
+    return true;
 }
 
 void Loader::read_keys(const Value& v, JwtKeys& out, bool discovery) {

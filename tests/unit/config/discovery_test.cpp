@@ -61,6 +61,7 @@ TEST(Discovery, NeedsExactlyOneIssuer) {
       discovery_url: https://a.example/.well-known/openid-configuration
 )");
     EXPECT_FALSE(l.cfg);
+    ASSERT_EQ(l.diag.errors().size(), 2u) << test::dump(l.diag.errors());  // not also "missing keys"
     EXPECT_TRUE(has_error(l, 5, 18, "jwt.providers.none.discovery: discovery needs exactly one issuer"));
     EXPECT_TRUE(has_error(l, 9, 22, "jwt.providers.two.discovery_url: discovery needs exactly one issuer (the discovery document must name it), got 2"));
 }
