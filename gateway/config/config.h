@@ -157,6 +157,10 @@ struct JwtKeys {
     std::optional<std::string> jwks_file;        // absolute
     std::optional<std::string> jwks_url;
     Duration jwks_refresh = std::chrono::minutes(5);
+    // Last good remote key set, read at start when the issuer cannot be reached (absolute;
+    // from jwks_cache_file, else jwt.key_cache_dir/<provider>.jwks.json).
+    std::optional<std::string> jwks_cache_file;
+    Duration max_stale = std::chrono::hours(24 * 7);  // older cached keys are not used
     Marks marks;
     bool operator==(const JwtKeys&) const = default;
 };
@@ -177,13 +181,23 @@ struct JwtProvider {
     std::vector<std::pair<std::string, std::string>> forward_claims;  // claim path -> header, file order
     std::string forward_payload_header;  // empty = none
     bool strip_token = false;
+    // OpenID Connect Discovery: the JWKS URL comes from the issuer's configuration
+    // document. The loader sets discovery_url from the issuer when only `discovery: true`
+    // is given, so discovery_url is the one URL fetched whenever discovery is on.
+    bool discovery = false;
+    std::optional<std::string> discovery_url;
     Marks marks;
     bool operator==(const JwtProvider&) const = default;
+
+    // Where remote keys come from: the discovery document's URL, or the jwks_url; nullopt
+    // for static keys only. A reload keeps the keys of an unchanged source.
+    const std::optional<std::string>& remote_source() const { return discovery ? discovery_url : keys.jwks_url; }
 };
 
 struct Jwt {
     std::vector<JwtProvider> providers;
     std::uint64_t cache_max_entries = 10000;  // jwt.cache.max_entries per worker (added); 0 = off
+    std::optional<std::string> key_cache_dir;  // absolute; default directory of jwks_cache_file
     Marks marks;
     bool operator==(const Jwt&) const = default;
 };

@@ -154,6 +154,7 @@ private:
         out_ << YAML::BeginMap;
         key("max_entries", j.cache_max_entries);
         out_ << YAML::EndMap;
+        if (j.key_cache_dir) key("key_cache_dir", *j.key_cache_dir);
         out_ << YAML::EndMap;
     }
 
@@ -173,6 +174,8 @@ private:
         if (p.keys.jwks_url)
             key("jwks_url", secrets_ == Secrets::redact ? redact_credentials(*p.keys.jwks_url) : *p.keys.jwks_url);
         key("jwks_refresh", p.keys.jwks_refresh);
+        if (p.keys.jwks_cache_file) key("jwks_cache_file", *p.keys.jwks_cache_file);
+        key("max_stale", p.keys.max_stale);
         out_ << YAML::EndMap;
         key("leeway", p.leeway);
         list("required_claims", p.required_claims);
@@ -198,6 +201,9 @@ private:
         out_ << YAML::EndMap;
         if (!p.forward_payload_header.empty()) key("forward_payload_header", p.forward_payload_header);
         key("strip_token", p.strip_token);
+        key("discovery", p.discovery);
+        if (p.discovery_url)
+            key("discovery_url", secrets_ == Secrets::redact ? redact_credentials(*p.discovery_url) : *p.discovery_url);
         out_ << YAML::EndMap;
     }
 

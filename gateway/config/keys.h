@@ -40,16 +40,18 @@ inline const SectionKeys upstream{"upstreams.<name>", {"endpoints", "tls", "pool
 inline const SectionKeys upstream_tls{"upstreams.<name>.tls", {"verify", "ca_file", "server_name"}};
 inline const SectionKeys upstream_pool{"upstreams.<name>.pool", {"idle_timeout", "max_idle"}};
 
-inline const SectionKeys jwt{"jwt", {"providers", "cache"}};
+inline const SectionKeys jwt{"jwt", {"providers", "cache", "key_cache_dir"}};
 inline const SectionKeys jwt_cache{"jwt.cache", {"max_entries"}};
 inline const SectionKeys jwt_providers{"jwt.providers", {"<name>"}, true};
 inline const SectionKeys provider{"jwt.providers.<name>",
                                   {"issuer", "audiences", "algorithms", "types", "keys", "leeway", "required_claims",
                                    "max_lifetime", "token_from", "forward_claims", "forward_payload_header",
-                                   "strip_token"}};
+                                   "strip_token",
+                                   "discovery", "discovery_url"}};
 inline const SectionKeys provider_keys{
     "jwt.providers.<name>.keys",
-    {"secret", "secret_base64", "public_key_file", "jwks_file", "jwks_url", "jwks_refresh"}};
+    {"secret", "secret_base64", "public_key_file", "jwks_file", "jwks_url", "jwks_refresh",
+     "jwks_cache_file", "max_stale"}};
 inline const SectionKeys token_source{"jwt.providers.<name>.token_from[]", {"header", "cookie", "query", "prefix"}};
 inline const SectionKeys forward_claims{"jwt.providers.<name>.forward_claims", {"<claim>"}, true};
 

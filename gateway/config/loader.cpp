@@ -169,7 +169,10 @@ private:
     JwtProvider read_provider(const Entry& e);
     std::vector<std::string> read_algorithms(const Value& v);
     std::vector<std::string> read_types(const Value& v);
-    void read_keys(const Value& v, JwtKeys& out);
+    void read_keys(const Value& v, JwtKeys& out, bool discovery);
+    bool read_discovery(const Section& s, JwtProvider& p);
+    std::optional<std::string> directory(const Value& v);
+    void apply_key_cache_dir(const Value& v, Jwt& jwt);
     std::vector<TokenSource> read_token_from(const Value& v, Marks& marks);
     std::optional<TokenSource> read_token_source(const Value& v, Marks& marks, const std::string& prefix);
     std::vector<std::pair<std::string, std::string>> read_forward_claims(const Value& v, Marks& marks);
@@ -574,7 +577,39 @@ Jwt Loader::read_jwt(const Value& v) {
         Section c(*this, *cache, keys::jwt_cache, &jwt.marks, "cache.");
         assign(jwt.cache_max_entries, c, "max_entries", &Loader::integer);
     }
+    if (const Value* dir = s.get("key_cache_dir")) apply_key_cache_dir(*dir, jwt);
     return jwt;
+}
+
+// A directory the gateway writes into later: it must exist now, so a typo fails --check
+// rather than every cache write once the gateway runs.
+std::optional<std::string> Loader::directory(const Value& v) {
+    auto p = file_path(v);
+    if (!p) return std::nullopt;
+    std::error_code ec;
+    if (!fs::is_directory(*p, ec)) {
+        error(v, "directory not found: " + *p);
+        return std::nullopt;
+    }
+    return p;
+}
+
+// Every provider with remote keys and no jwks_cache_file of its own caches them in
+// `dir`, one file per provider name; providers with static keys only have nothing to cache.
+void Loader::apply_key_cache_dir(const Value& v, Jwt& jwt) {
+    const auto dir = directory(v);
+    if (!dir) return;
+    jwt.key_cache_dir = *dir;
+    for (auto& p : jwt.providers) {
+        if (!p.remote_source() || p.keys.jwks_cache_file) continue;
+        const bool plain_name = !p.name.empty() && p.name != "." && p.name != ".." &&
+                                p.name.find_first_of(std::string("/\0", 2)) == std::string::npos;
+        if (!plain_name) {
+            error(v, "jwt provider '" + p.name + "' cannot name a file in key_cache_dir; set its keys.jwks_cache_file");
+            continue;
+        }
+        p.keys.jwks_cache_file = (fs::path(*dir) / (p.name + ".jwks.json")).lexically_normal().string();
+    }
 }
 
 JwtProvider Loader::read_provider(const Entry& e) {
@@ -590,10 +625,15 @@ JwtProvider Loader::read_provider(const Entry& e) {
     else
         missing(s, "algorithms");
     if (const Value* types = s.get("types")) p.types = read_types(*types);
+    // Discovery alone is a key source; when asked for but wrong, that error is the one to show.
+    const bool discovery = read_discovery(s, p);
     if (const Value* keys = s.get("keys"))
-        read_keys(*keys, p.keys);
-    else
+        read_keys(*keys, p.keys, discovery);
+    else if (!discovery)
         missing(s, "keys");
+    const Value* discovery_key = s.get("discovery_url") ? s.get("discovery_url") : s.get("discovery");
+    if (p.discovery && p.keys.jwks_url && discovery_key)
+        error(*discovery_key, "discovery and keys.jwks_url are two remote key sources; keep one");
     assign(p.leeway, s, "leeway", &Loader::duration);
     if (const Value* claims = s.get("required_claims")) p.required_claims = text_list(*claims);
     assign(p.max_lifetime, s, "max_lifetime", &Loader::positive_duration);
@@ -642,7 +682,50 @@ std::vector<std::string> Loader::read_types(const Value& v) {
     return out;
 }
 
-void Loader::read_keys(const Value& v, JwtKeys& out) {
+// discovery / discovery_url (OpenID Connect Discovery 1.0): the document is fetched from
+// discovery_url, or from the issuer (section 4), and its issuer must equal the configured
+// one exactly (section 4.3): hence exactly one issuer. True when discovery was asked for
+// (p.discovery is set only when it can work).
+bool Loader::read_discovery(const Section& s, JwtProvider& p) {
+    const Value* flag = s.get("discovery");
+    const Value* url = s.get("discovery_url");
+    std::optional<bool> on;
+    if (flag) on = boolean(*flag);
+    if (url && on == false) {
+        error(*flag, "discovery is false, but discovery_url is set; remove one");
+        return true;
+    }
+    if (!url && on != true) return false;
+    const Value& at = url ? *url : *flag;
+    if (p.issuers.size() != 1) {
+        error(at, "discovery needs exactly one issuer (the discovery document must name it), got " +
+                      std::to_string(p.issuers.size()));
+        return true;
+    }
+    std::string target;
+    if (url) {
+        auto u = nonempty_text(*url);
+        if (!u) return true;
+        target = *u;
+    } else {
+        std::string_view issuer = p.issuers.front();
+        while (!issuer.empty() && issuer.back() == '/') issuer.remove_suffix(1);  // section 4
+        target = std::string(issuer) + "/.well-known/openid-configuration";
+    }
+    std::string why;
+    auto parsed = syntax::parse_http_url(target, why);
+    if (!parsed) {
+        error(at, url ? "invalid discovery_url '" + target + "': " + why
+                      : "issuer '" + p.issuers.front() + "' gives no usable discovery URL: " + why);
+        return true;
+    }
+    if (!parsed->tls) warning(at, "keys fetched over plain http can be tampered with; use https");
+    p.discovery = true;
+    p.discovery_url = std::move(target);
+    return true;
+}
+
+void Loader::read_keys(const Value& v, JwtKeys& out, bool discovery) {
     Section s(*this, v, keys::provider_keys, &out.marks);
     out.marks.self = s.self();
     assign(out.secret, s, "secret", &Loader::nonempty_text);
@@ -663,11 +746,25 @@ void Loader::read_keys(const Value& v, JwtKeys& out) {
         }
     }
     assign(out.jwks_refresh, s, "jwks_refresh", &Loader::positive_duration);
+    if (const Value* cache = s.get("jwks_cache_file")) {
+        if (!out.jwks_url && !discovery && !s.get("jwks_url")) {
+            error(*cache, "a cache file needs a remote key source (keys.jwks_url, or discovery on the provider)");
+        } else if (auto path = file_path(*cache)) {
+            // The file need not exist yet (the first good fetch writes it); its directory must.
+            std::error_code ec;
+            if (!fs::is_directory(fs::path(*path).parent_path(), ec))
+                error(*cache, "directory not found: " + fs::path(*path).parent_path().string());
+            else
+                out.jwks_cache_file = std::move(*path);
+        }
+    }
+    assign(out.max_stale, s, "max_stale", &Loader::positive_duration);
 
     static const std::vector<std::string> sources = {"secret", "secret_base64", "public_key_file", "jwks_file",
                                                      "jwks_url"};
     bool any = std::any_of(sources.begin(), sources.end(), [&](const std::string& k) { return s.get(k) != nullptr; });
-    if (!any) error(v, "at least one key source is required: " + strings::join(sources));
+    if (!any && !discovery)
+        error(v, "at least one key source is required: " + strings::join(sources) + " (or discovery on the provider)");
     // Short HMAC secrets are jwt/provider.cpp's to report: it sees every secret, including
     // those from secret_base64 and jwks_file.
 }

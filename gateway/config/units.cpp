@@ -29,7 +29,7 @@ struct DurationUnit {
 };
 // Largest first: a combination must list units in this order, each at most once, so
 // "30m5h" or "5s5s" (likely typos) are rejected.
-constexpr DurationUnit duration_units[] = {{"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
+constexpr DurationUnit duration_units[] = {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}};
 
 struct SizeUnit {
     std::string_view name;

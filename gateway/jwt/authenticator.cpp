@@ -69,7 +69,7 @@ void ProviderSet::carry_over_keys(const ProviderSet& previous) {
     for (const auto& p : impl_->providers) {
         for (const auto& old : previous.impl_->providers) {
             if (!p->key_store().carry_over_fetched(old->key_store())) continue;
-            spdlog::debug("jwt provider {}: starts with the keys last fetched from {}", p->name(), p->jwks_url());
+            spdlog::debug("jwt provider {}: starts with the keys last fetched from {}", p->name(), p->remote_source());
             break;
         }
     }
@@ -78,7 +78,7 @@ void ProviderSet::carry_over_keys(const ProviderSet& previous) {
 std::unique_ptr<JwksFetcher> ProviderSet::make_fetcher() {
     std::vector<std::shared_ptr<Provider>> with_url;
     for (const auto& p : impl_->providers) {
-        if (p->has_jwks_url()) with_url.push_back(p);
+        if (p->has_remote_keys()) with_url.push_back(p);
     }
     if (with_url.empty()) return nullptr;
     return std::make_unique<JwksFetcher>(std::move(with_url), JwksFetcher::Options{});
@@ -107,7 +107,7 @@ void ProviderSet::set_kid_refetch_cooldown(std::chrono::milliseconds cooldown) {
 bool ProviderSet::wait_for_first_fetch(std::chrono::milliseconds timeout) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (const auto& p : impl_->providers) {
-        if (!p->has_jwks_url()) continue;
+        if (!p->has_remote_keys()) continue;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (!p->wait_for_fetch_attempts(1, std::max(left, std::chrono::milliseconds(0)))) return false;
     }

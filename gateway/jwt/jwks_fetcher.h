@@ -1,8 +1,10 @@
-// Background JWKS fetching for providers with a jwks_url: one thread running its own
+// Background JWKS fetching for providers with a jwks_url or OpenID discovery (the
+// configuration document first, then the jwks_uri it names): one thread running its own
 // io_context (Boost.Beast HTTP/HTTPS client), so no worker thread ever waits on an issuer.
 // Fetch at start, then every jwks_refresh; a failure keeps the last good key set; an
 // unknown kid (KeyStore::request_refetch) pulls the next fetch forward. Fetched keys are
-// published through each provider's KeyStore.
+// published through each provider's KeyStore, and written to its key cache file; when
+// the first fetch fails and there are no keys, the cache file's are published instead.
 //
 // Whoever makes a fetcher (ProviderSet::make_fetcher) owns it: the server starts one for
 // the running snapshot and stops it on its control thread at the next reload, so a

@@ -17,9 +17,22 @@ std::int64_t steady_ms() {
 
 }  // namespace
 
-KeyStore::KeyStore(std::vector<KeyPtr> static_keys, std::optional<std::string> jwks_url)
-    : id_(next_store_id()), static_keys_(std::move(static_keys)), jwks_url_(std::move(jwks_url)) {
-    if (!static_keys_.empty()) publish_locked(static_keys_);  // not shared yet: no lock needed
+std::string_view key_source_name(KeySource s) {
+    switch (s) {
+        case KeySource::none: return "none";
+        case KeySource::static_keys: return "static";
+        case KeySource::fetched: return "fetched";
+        case KeySource::cache_file: return "cache_file";
+    }
+    return "none";
+}
+
+KeyStore::KeyStore(std::vector<KeyPtr> static_keys, std::optional<std::string> remote_source)
+    : id_(next_store_id()), static_keys_(std::move(static_keys)), remote_source_(std::move(remote_source)) {
+    if (!static_keys_.empty()) {
+        publish_locked(static_keys_);  // not shared yet: no lock needed
+        stats_.source = KeySource::static_keys;
+    }
 }
 
 void KeyStore::publish_locked(std::vector<KeyPtr> keys) {
@@ -31,8 +44,25 @@ void KeyStore::publish_locked(std::vector<KeyPtr> keys) {
 }
 
 void KeyStore::publish_fetched(std::vector<KeyPtr> keys) {
-    std::lock_guard lock(mu_);
-    publish_fetched_locked(std::move(keys));
+    {
+        std::lock_guard lock(mu_);
+        publish_fetched_locked(std::move(keys));
+    }
+    set_source(KeySource::fetched, {});
+}
+
+void KeyStore::publish_cached(std::vector<KeyPtr> keys, std::chrono::system_clock::time_point fetched_at) {
+    {
+        std::lock_guard lock(mu_);
+        publish_fetched_locked(std::move(keys));
+    }
+    set_source(KeySource::cache_file, fetched_at);
+}
+
+void KeyStore::set_source(KeySource source, std::chrono::system_clock::time_point cached_fetched_at) {
+    std::lock_guard lock(stats_mu_);
+    stats_.source = source;
+    stats_.cached_fetched_at = cached_fetched_at;
 }
 
 void KeyStore::publish_fetched_locked(std::vector<KeyPtr> keys) {
@@ -45,22 +75,28 @@ void KeyStore::publish_fetched_locked(std::vector<KeyPtr> keys) {
 }
 
 bool KeyStore::carry_over_fetched(const KeyStore& previous) {
-    if (&previous == this || !jwks_url_ || !previous.jwks_url_ || *previous.jwks_url_ != *jwks_url_) return false;
+    if (&previous == this || !remote_source_ || !previous.remote_source_ ||
+        *previous.remote_source_ != *remote_source_)
+        return false;
     std::vector<KeyPtr> keys;
     {
         std::lock_guard lock(previous.mu_);  // its fetcher may still be publishing
         keys = previous.fetched_;
     }
     if (keys.empty()) return false;
-    const auto fetched_at = previous.stats().last_success;
+    const auto was = previous.stats();
     {
         // Checked under the lock our fetcher publishes under: a fetch that already landed wins.
         std::lock_guard lock(mu_);
         if (ever_fetched_.load(std::memory_order_acquire)) return false;
         publish_fetched_locked(std::move(keys));
     }
+    // The keys keep saying where they came from (a cache file's stay cached ones).
     std::lock_guard lock(stats_mu_);
-    if (stats_.last_success < fetched_at) stats_.last_success = fetched_at;
+    if (stats_.last_success < was.last_success) stats_.last_success = was.last_success;
+    stats_.source = was.source;
+    stats_.cached_fetched_at = was.cached_fetched_at;
+    if (stats_.jwks_uri.empty()) stats_.jwks_uri = was.jwks_uri;
     return true;
 }
 
@@ -86,7 +122,7 @@ KeySetPtr KeyStore::current() const {
 }
 
 void KeyStore::request_refetch() const {
-    if (!jwks_url_) return;
+    if (!remote_source_) return;
     const std::int64_t now = steady_ms();
     std::int64_t last = last_refetch_ms_.load(std::memory_order_relaxed);
     if (now - last < cooldown_ms_.load(std::memory_order_relaxed)) return;
@@ -97,14 +133,21 @@ void KeyStore::request_refetch() const {
     if (signal_) signal_->poke();
 }
 
-void KeyStore::record_fetch(bool success) {
+void KeyStore::record_fetch(bool success, std::string error) {
     {
         std::lock_guard lock(stats_mu_);
         ++stats_.attempts;
         ++(success ? stats_.successes : stats_.failures);
         if (success) stats_.last_success = std::chrono::system_clock::now();
+        stats_.last_error = success ? std::string() : std::move(error);
     }
     stats_cv_.notify_all();
+}
+
+void KeyStore::record_discovery(bool success, const std::string& jwks_uri) {
+    std::lock_guard lock(stats_mu_);
+    ++(success ? stats_.discovery_successes : stats_.discovery_failures);
+    if (success) stats_.jwks_uri = jwks_uri;
 }
 
 JwksStats KeyStore::stats() const {

@@ -122,7 +122,7 @@ std::vector<std::string> normalized_types(const config::JwtProvider& cfg) {
 Provider::Provider(const config::JwtProvider& cfg, std::vector<KeyPtr> keys)
     : cfg_(cfg),
       id_(next_provider_id()),
-      keys_(std::move(keys), cfg.keys.jwks_url),
+      keys_(std::move(keys), cfg.remote_source()),
       verifier_(allowed_algorithms(cfg), keys_),
       types_(normalized_types(cfg)),
       validator_(validator_options(cfg)),
@@ -150,7 +150,7 @@ std::shared_ptr<Provider> Provider::compile(const config::JwtProvider& cfg, std:
                                             config::Diagnostics& diag) {
     // The loader's rules (config/loader.cpp), not repeated here: a non-empty allow-list of
     // known algorithms, a key source, an http(s) jwks_url, a positive jwks_refresh.
-    assert(!cfg.keys.jwks_url || cfg.keys.jwks_refresh > config::Duration::zero());
+    assert(!cfg.remote_source() || cfg.keys.jwks_refresh > config::Duration::zero());
     const std::string who = "jwt provider " + cfg.name + ": ";
     auto p = std::shared_ptr<Provider>(new Provider(cfg, keys));
     const AlgorithmSet& allowed = p->verifier().algorithms();
@@ -173,7 +173,7 @@ std::shared_ptr<Provider> Provider::compile(const config::JwtProvider& cfg, std:
             diag.warning(*sources[i], who + "HMAC secret is shorter than 32 bytes; tokens signed with it are easy to forge");
         any_usable = any_usable || usable;
     }
-    if (!keys.empty() && !any_usable && !cfg.keys.jwks_url && !allowed.empty())
+    if (!keys.empty() && !any_usable && !cfg.remote_source() && !allowed.empty())
         diag.error(cfg.marks.at("algorithms"), who + "no configured key can be used with the listed algorithms");
     return p;
 }

@@ -55,9 +55,11 @@ public:
     // What a cache hit must still pass (time claims).
     Status recheck(const VerifiedToken& v, std::int64_t now) const { return validator_.check_time(v.times, now); }
 
-    // The JWKS URL the fetcher polls (has_jwks_url() first) and how often.
-    bool has_jwks_url() const { return cfg_.keys.jwks_url.has_value(); }
-    const std::string& jwks_url() const { return *cfg_.keys.jwks_url; }
+    // Where the fetcher gets keys (has_remote_keys() first): the OpenID discovery URL of a
+    // discovery provider, else the jwks_url; and how often.
+    bool has_remote_keys() const { return cfg_.remote_source().has_value(); }
+    const std::string& remote_source() const { return *cfg_.remote_source(); }
+    bool uses_discovery() const { return cfg_.discovery; }
     config::Duration jwks_refresh() const { return cfg_.keys.jwks_refresh; }
 
     // The key store at a glance, for the admin listener, explain and tests.

@@ -378,6 +378,24 @@ std::string Metrics::render(const ScrapeState& state) const {
     for (const auto& p : state.providers) {
         if (p.jwks_url) sample(out, "authgate_jwks_keys", {{"provider", p.name}}, p.keys);
     }
+    family(out, "authgate_jwks_key_source", "gauge",
+           "Where a remote-key provider's keys in use come from: 1 for the current source "
+           "(fetched: from the issuer; cache_file: its key cache file, the issuer unreachable since start).");
+    for (const auto& p : state.providers) {
+        if (!p.jwks_url) continue;
+        for (const char* source : {"fetched", "cache_file"})
+            sample(out, "authgate_jwks_key_source", {{"provider", p.name}, {"source", source}},
+                   std::uint64_t{p.key_source == source ? 1u : 0u});
+    }
+    family(out, "authgate_oidc_discovery_fetches_total", "counter",
+           "OpenID discovery document fetches by provider and result, since the running config was loaded.");
+    for (const auto& p : state.providers) {
+        if (!p.discovery) continue;
+        sample(out, "authgate_oidc_discovery_fetches_total", {{"provider", p.name}, {"result", "success"}},
+               p.discovery_successes);
+        sample(out, "authgate_oidc_discovery_fetches_total", {{"provider", p.name}, {"result", "failure"}},
+               p.discovery_failures);
+    }
 
     append_process_metrics(out);
     return out;

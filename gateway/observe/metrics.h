@@ -199,12 +199,16 @@ struct SnapshotSlots {
 // What a scrape reports besides the counters.
 struct ProviderState {
     std::string name;
-    bool jwks_url = false;
+    bool jwks_url = false;  // remote keys: a jwks_url, or OpenID discovery
     bool has_keys = false;  // a jwks_url provider has obtained keys at least once
     std::uint64_t fetch_successes = 0;
     std::uint64_t fetch_failures = 0;
     double last_success = 0;  // unix seconds of the keys' last successful fetch; 0 = never
     std::uint64_t keys = 0;   // keys in the current set (fetched and static)
+    bool discovery = false;   // keys through OpenID discovery
+    std::string key_source;   // jwt::key_source_name of the keys in use (remote providers)
+    std::uint64_t discovery_successes = 0;
+    std::uint64_t discovery_failures = 0;
 };
 struct ScrapeState {
     std::uint64_t connections_active = 0;

@@ -172,7 +172,7 @@ http::response<http::string_body> AdminServer::Impl::answer(const http::request<
     } else if (path == "/readyz") {
         auto r = handlers.readiness();
         if (r.ready) {
-            res.body() = "ready\n";
+            res.body() = r.note.empty() ? "ready\n" : "ready (" + r.note + ")\n";
         } else {
             res.result(http::status::service_unavailable);
             res.body() = "not ready: " + r.reason + "\n";

@@ -22,6 +22,7 @@ public:
     struct Readiness {
         bool ready = true;
         std::string reason;  // why not, for the body
+        std::string note;    // while ready: what is worth knowing (e.g. serving cached keys)
     };
     struct Handlers {
         std::function<Readiness()> readiness;

@@ -47,7 +47,8 @@ the final status.
   --header 'N: V'    a request header; may repeat. Host defaults to localhost.
   --token T          the same as --header 'Authorization: Bearer T'
 
-A route whose jwt provider has a jwks_url fetches that key set once (waiting 5s at most).
+A route whose jwt provider has a jwks_url or discovery fetches that key set once (waiting
+5s at most), or uses its key cache file when the fetch fails, as the gateway does at start.
 Exit status: 0 the request would succeed (forwarded upstream, or a preflight the browser
 accepts); 1 it would not (the gateway answers 4xx/5xx, or a preflight without the CORS
 permission the browser needs), or the config has errors; 2 usage error.
@@ -195,31 +196,54 @@ std::vector<std::shared_ptr<const jwt::Provider>> route_providers(const proxy::S
     return out;
 }
 
-// Fetches the key sets of the route's jwks_url providers that have none yet, once and
-// bounded, as the running gateway's fetcher does at start. Says what came of it, one line
-// per provider; nothing when there was nothing to fetch.
+// Where a remote provider's keys came from after the fetch: the discovery state (the
+// jwks_uri the document named), then the key source (fetched, the cache file, or none).
+std::string remote_keys_note(const jwt::Provider& p) {
+    const auto st = p.jwks_stats();
+    const auto keys = p.key_set();
+    const std::string count = std::to_string(keys ? keys->keys.size() : 0) + " keys";
+    std::string note = "jwks: provider " + p.name() + ": ";
+    if (p.uses_discovery() && !st.jwks_uri.empty())
+        note += "discovery " + p.remote_source() + " names jwks_uri " + st.jwks_uri + "; ";
+    if (p.ever_fetched() && st.source == jwt::KeySource::cache_file) {
+        const auto at = std::chrono::system_clock::to_time_t(st.cached_fetched_at);
+        note += count + " from the key cache file " + p.config().keys.jwks_cache_file.value_or("") +
+                " (fetched at unix time " + std::to_string(at) + "; fetching " + p.remote_source() +
+                " failed: " + st.last_error + ")";
+    } else if (p.ever_fetched()) {
+        note += count + ", fetched from " + (p.uses_discovery() ? st.jwks_uri : p.remote_source());
+    } else if (st.failures > 0) {
+        note += "no keys (fetching " + p.remote_source() + " failed: " + st.last_error + ")";
+    } else {
+        note += "no keys (" + std::string(p.uses_discovery() ? "discovery" : "jwks_url") + " not fetched within " +
+                std::to_string(kJwksWait.count()) + "s)";
+    }
+    return note;
+}
+
+// Fetches the key sets of the route's remote providers (jwks_url or discovery) that have
+// none yet, once and bounded, as the running gateway's fetcher does at start. Says where
+// each provider's keys come from, one line per provider (static ones too).
 std::vector<std::string> fetch_jwks(const proxy::Snapshot& snap, const config::Route& route) {
-    std::vector<std::shared_ptr<const jwt::Provider>> waiting;
-    for (auto& p : route_providers(snap, route)) {
-        if (p->has_jwks_url() && !p->ever_fetched()) waiting.push_back(std::move(p));
-    }
+    std::vector<std::shared_ptr<const jwt::Provider>> remote;
     std::vector<std::string> notes;
-    if (waiting.empty()) return notes;
-    snap.providers->start();
-    snap.providers->wait_for_first_fetch(kJwksWait);
-    snap.providers->stop();
-    for (const auto& p : waiting) {
-        std::string note = "jwks: provider " + p->name() + ": ";
-        if (p->ever_fetched()) {
+    bool waiting = false;
+    for (auto& p : route_providers(snap, route)) {
+        if (!p->has_remote_keys()) {
             const auto keys = p->key_set();
-            note += std::to_string(keys ? keys->keys.size() : 0) + " keys, fetched from " + p->jwks_url();
-        } else if (p->jwks_stats().failures > 0) {
-            note += "no keys (fetching " + p->jwks_url() + " failed; the log line above says why)";
-        } else {
-            note += "no keys (jwks_url not fetched within " + std::to_string(kJwksWait.count()) + "s)";
+            notes.push_back("keys: provider " + p->name() + ": static, " +
+                            std::to_string(keys ? keys->keys.size() : 0) + " keys from the config");
+            continue;
         }
-        notes.push_back(std::move(note));
+        waiting = waiting || !p->ever_fetched();
+        remote.push_back(std::move(p));
     }
+    if (waiting) {
+        snap.providers->start();
+        snap.providers->wait_for_first_fetch(kJwksWait);
+        snap.providers->stop();
+    }
+    for (const auto& p : remote) notes.push_back(remote_keys_note(*p));
     return notes;
 }
 

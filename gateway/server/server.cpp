@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -24,6 +25,24 @@
 namespace authgate::server {
 namespace {
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+std::string utc_time(std::chrono::system_clock::time_point t) {
+    const std::time_t s = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::gmtime_r(&s, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+// A provider serving its key cache file's keys is ready (it verifies tokens), but an
+// operator should know its issuer is not answering. "" for any other provider.
+std::string cached_keys_note(const jwt::Provider& p, const char* separator) {
+    const auto st = p.jwks_stats();
+    if (st.source != jwt::KeySource::cache_file) return {};
+    return separator + ("jwt provider " + p.name() + ": serving cached keys fetched " +
+                        utc_time(st.cached_fetched_at) + "; issuer unreachable");
+}
 
 }  // namespace
 
@@ -92,17 +111,21 @@ struct Server::Impl {
 };
 
 AdminServer::Readiness Server::Impl::readiness() const {
-    if (draining.load()) return {false, "draining after a stop signal"};
+    if (draining.load()) return {false, "draining after a stop signal", {}};
     auto snap = current();
     std::string missing;
+    std::string cached;  // ready, but worth saying: keys from a cache file, not the issuer
     if (snap->providers) {
         for (const auto& p : snap->providers->providers()) {
-            if (p->has_jwks_url() && !p->ever_fetched())
+            if (p->has_remote_keys() && !p->ever_fetched())
                 missing += (missing.empty() ? "" : ", ") + ("'" + p->name() + "'");
+            else if (p->has_remote_keys())
+                cached += cached_keys_note(*p, cached.empty() ? "" : "; ");
         }
     }
-    if (!missing.empty()) return {false, "jwt provider(s) " + missing + " have not obtained keys from their jwks_url yet"};
-    return {};
+    if (!missing.empty())
+        return {false, "jwt provider(s) " + missing + " have not obtained keys from their jwks_url yet", {}};
+    return {true, {}, cached};
 }
 
 std::string Server::Impl::render_metrics() const {
@@ -114,12 +137,16 @@ std::string Server::Impl::render_metrics() const {
         for (const auto& p : snap->providers->providers()) {
             observe::ProviderState ps;
             ps.name = p->name();
-            ps.jwks_url = p->has_jwks_url();
+            ps.jwks_url = p->has_remote_keys();
             ps.has_keys = p->ever_fetched();
+            ps.discovery = p->uses_discovery();
             if (ps.jwks_url) {
                 auto st = p->jwks_stats();
                 ps.fetch_successes = st.successes;
                 ps.fetch_failures = st.failures;
+                ps.key_source = std::string(jwt::key_source_name(st.source));
+                ps.discovery_successes = st.discovery_successes;
+                ps.discovery_failures = st.discovery_failures;
                 if (st.last_success.time_since_epoch().count() > 0)
                     ps.last_success = std::chrono::duration<double>(st.last_success.time_since_epoch()).count();
             }

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include "jwt/key_cache_file.h"
 #include "support/harness.h"
 #include "unit/jwt/jwks_server.h"
 #include "unit/jwt/jwt_test_util.h"
@@ -352,6 +353,64 @@ TEST(Cli, SighupKeepsTheKeysOfAnUnchangedJwksUrl) {
     EXPECT_EQ(status, 200u);
     EXPECT_EQ(get("/two/x"), 200u);
     EXPECT_EQ(issuer.requests(), 1);
+    EXPECT_EQ(gw.signal_and_wait(SIGTERM, 10s), 0);
+}
+
+// The real binary, started while the discovery issuer is down, serves the keys of its
+// cache file (written by an earlier run), and a SIGHUP keeps them.
+TEST(Cli, SighupKeepsServingTheCachedKeysOfADiscoveryProvider) {
+    namespace jt = jwt::test;
+    Backend backend;
+    jt::JwksServer issuer;
+    issuer.set(jt::kOpenIdConfigurationPath, "down", 503);
+    const std::string discovery_url = issuer.url(jt::kOpenIdConfigurationPath);
+    const auto cache = write_temp("sighup-sso.jwks.json", "");
+    const auto doc = jwt::format_key_cache(discovery_url, issuer.url("/keys"), std::chrono::system_clock::now() - 1h,
+                                           jt::jwks_json({jt::jwk_for("rsa", "k1")}));
+    ASSERT_TRUE(doc);
+    ASSERT_EQ(jwt::write_file_atomically(cache.string(), *doc), "");
+    const auto auth_route = [](const std::string& name) {
+        return "  - name: " + name + "\n    match:\n      path_prefix: /" + name + "/\n    upstream: b\n" +
+               "    auth:\n      providers: [sso]\n";
+    };
+    const std::string jwt_yaml = "jwt:\n  providers:\n    sso:\n      issuer: " + issuer.origin() +
+                                 "\n      algorithms: [RS256]\n      discovery_url: " + discovery_url +
+                                 "\n      keys:\n        jwks_refresh: 1h\n        jwks_cache_file: " + cache.string() + "\n";
+    auto cfg = write_temp("discovery-reload.yaml", gateway_yaml(backend.port(), auth_route("two")) + jwt_yaml);
+    ChildProcess gw({AUTHGATE_BINARY, "-c", cfg.string()});
+    // The plain-http discovery warning comes first; the listening line follows it.
+    auto port = listening_port(gw.first_line());
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; port == 0 && std::chrono::steady_clock::now() < deadline;)
+        port = listening_port(gw.drain_output());
+    ASSERT_NE(port, 0) << gw.first_line() << "\n" << gw.drain_output();
+
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const auto token = jt::sign_token(
+        jwt::Algorithm::RS256, *jt::private_key("rsa"),
+        boost::json::object{{"sub", "alice"}, {"iss", issuer.origin()}, {"iat", now}, {"exp", now + 600}},
+        {{"kid", "k1"}});
+    const auto get = [&](const std::string& target) {
+        Client c(port);
+        auto r = c.request("GET", target, {{"Authorization", "Bearer " + token}});
+        gw.drain_output();  // keep the log pipe from filling up
+        return r ? r->status : 0u;
+    };
+    // 503 until the first fetch has failed and the cache file is read: wait (bounded).
+    unsigned status = 0;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         status != 200 && std::chrono::steady_clock::now() < deadline;)
+        status = get("/two/x");
+    ASSERT_EQ(status, 200u);
+
+    std::ofstream(cfg) << gateway_yaml(backend.port(), auth_route("two") + auth_route("three")) + jwt_yaml;
+    ::kill(gw.pid(), SIGHUP);
+    status = 404;
+    for (auto deadline = std::chrono::steady_clock::now() + 10s;
+         status == 404 && std::chrono::steady_clock::now() < deadline;)
+        status = get("/three/x");
+    EXPECT_EQ(status, 200u);
+    EXPECT_EQ(get("/two/x"), 200u);
+    EXPECT_EQ(issuer.requests("/keys"), 0);  // never reached: the document is what fails
     EXPECT_EQ(gw.signal_and_wait(SIGTERM, 10s), 0);
 }
 

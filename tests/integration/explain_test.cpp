@@ -351,6 +351,42 @@ TEST(Explain, JwksUrlIsFetchedOnceAndItsKeysUsed) {
     EXPECT_EQ(issuer.requests(), 1);
 }
 
+// Where each provider's keys come from: discovery names the jwks_uri the keys came from;
+// with the issuer down, the key cache file; a secret is static.
+TEST(Explain, SaysTheDiscoveryStateAndTheKeySource) {
+    jt::JwksServer issuer;
+    issuer.set(jt::kOpenIdConfigurationPath, jt::openid_configuration(issuer.origin(), issuer.url("/keys")));
+    issuer.set("/keys", jt::jwks_json({jt::jwk_for("rsa", "k1")}));
+    const std::string discovery_url = issuer.url(jt::kOpenIdConfigurationPath);
+    const auto cache = write_temp("explain-sso.jwks.json", "");
+    const std::string provider = "    remote:\n      issuer: " + issuer.origin() + "\n      algorithms: [RS256]\n" +
+                                 "      discovery_url: " + discovery_url + "\n      keys:\n        jwks_cache_file: " +
+                                 cache.string() + "\n";
+    const auto cfg = write_temp("explain-discovery.yaml", config_yaml(9, provider) + remote_route_yaml());
+    auto c = claims();
+    c["iss"] = issuer.origin();
+    const auto token = jt::sign_token(jwt::Algorithm::RS256, *jt::private_key("rsa"), c, {{"kid", "k1"}});
+
+    auto fetched = explain(cfg, {"--url", "/remote/x", "--token", token});
+    EXPECT_EQ(fetched.code, 0) << fetched.out << fetched.err;
+    EXPECT_TRUE(fetched.has("  jwks: provider remote: discovery " + discovery_url + " names jwks_uri " +
+                            issuer.url("/keys") + "; 1 keys, fetched from " + issuer.url("/keys") + "\n"))
+        << fetched.out;
+
+    // That fetch wrote the cache file; with the issuer down, explain uses it as the gateway would.
+    issuer.set(jt::kOpenIdConfigurationPath, "down", 503);
+    auto cached = explain(cfg, {"--url", "/remote/x", "--token", token});
+    EXPECT_EQ(cached.code, 0) << cached.out << cached.err;
+    EXPECT_TRUE(cached.has("  jwks: provider remote: 1 keys from the key cache file " + cache.string() +
+                           " (fetched at unix time "))
+        << cached.out;
+    EXPECT_TRUE(cached.has("; fetching " + discovery_url + " failed: discovery document: HTTP status 503)\n"))
+        << cached.out;
+
+    auto fixed = explain(cfg, {"--url", "/api/orders", "--token", "x"});
+    EXPECT_TRUE(fixed.has("  keys: provider main: static, 1 keys from the config\n")) << fixed.out;
+}
+
 // The same requests through explain and through the running gateway: the same status,
 // and the same WWW-Authenticate, CORS headers and error body.
 TEST(Explain, AgreesWithTheRunningGateway) {

@@ -59,6 +59,7 @@ upstreams:
 jwt:
   cache:
     max_entries: 0
+  key_cache_dir: cache
   providers:
     corp:
       issuer: [https://a.example, "null"]
@@ -91,6 +92,14 @@ jwt:
       algorithms: [ES256]
       keys:
         jwks_url: http://127.0.0.1:1/jwks
+    oidc:
+      issuer: https://login.example/tenant/
+      algorithms: [RS256]
+      discovery: true
+      discovery_url: https://login.example/tenant/v2/.well-known/openid-configuration?p=a
+      keys:
+        jwks_cache_file: ../oidc.jwks.json
+        max_stale: 3d12h
 cors:
   policies:
     web:
@@ -138,7 +147,8 @@ struct Files {
     TempDir dir;
     std::string file;
     Files() {
-        for (const char* f : {"conf/certs/server.crt", "secret-dir/server.key", "conf/certs/ca.pem"}) dir.write(f, "x");
+        for (const char* f : {"conf/certs/server.crt", "secret-dir/server.key", "conf/certs/ca.pem", "conf/cache/.keep"})
+            dir.write(f, "x");
         file = (dir.path() / "conf/gateway.yaml").string();
     }
 };
@@ -164,7 +174,12 @@ TEST(Dump, RichConfigReloadsToAnEqualConfig) {
     // Field by field where a mismatch is most likely, for a readable failure.
     EXPECT_EQ(reloaded.server.timeouts.drain_delay, original.server.timeouts.drain_delay);
     EXPECT_EQ(reloaded.server.listen.size(), 3u);
-    ASSERT_EQ(reloaded.jwt.providers.size(), 2u);
+    ASSERT_EQ(reloaded.jwt.providers.size(), 3u);
+    EXPECT_EQ(reloaded.jwt.providers[2].discovery_url, original.jwt.providers[2].discovery_url);
+    EXPECT_EQ(reloaded.jwt.providers[2].keys.max_stale, 84h);
+    // key_cache_dir names a file for every remote provider without one of its own.
+    EXPECT_EQ(reloaded.jwt.providers[1].keys.jwks_cache_file, (f.dir.path() / "conf/cache/second.jwks.json").string());
+    EXPECT_EQ(reloaded.jwt.providers[2].keys.jwks_cache_file, (f.dir.path() / "oidc.jwks.json").string());
     EXPECT_EQ(reloaded.jwt.providers[0].keys.secret, "hmac secret: with # and ${2} ");
     EXPECT_EQ(reloaded.jwt.providers[0].token_from, original.jwt.providers[0].token_from);
     EXPECT_EQ(reloaded.jwt.providers[0].forward_claims, original.jwt.providers[0].forward_claims);
@@ -248,6 +263,8 @@ TEST(Dump, SecretsAreMasked) {
     EXPECT_EQ(y["server"]["tls"]["key_file"].as<std::string>(), (f.dir.path() / "secret-dir/server.key").string());
     EXPECT_EQ(keys["jwks_url"].as<std::string>(), "https://auth.example/jwks.json?tenant=<redacted>");
     EXPECT_EQ(y["jwt"]["providers"]["second"]["keys"]["jwks_url"].as<std::string>(), "http://127.0.0.1:1/jwks");
+    EXPECT_EQ(y["jwt"]["providers"]["oidc"]["discovery_url"].as<std::string>(),
+              "https://login.example/tenant/v2/.well-known/openid-configuration?p=<redacted>");
 }
 
 TEST(Dump, CredentialsInAUrlAreMasked) {

@@ -105,17 +105,16 @@ SslCtxPtr server_ctx(const Identity& id) {
     return ctx;
 }
 
-// Serves a JWKS over TLS, one connection at a time. Counts connections, completed
-// handshakes and requests; remembers the SNI and Host of the last request.
+// Serves a JWKS over TLS, one connection at a time (and whatever else was set for other
+// paths, as JwksServer does: an OpenID configuration document). Counts connections,
+// completed handshakes and requests; remembers the SNI and Host of the last request.
 class TlsJwksServer {
 public:
     explicit TlsJwksServer(const Identity& id) : ctx_(server_ctx(id)) {}
     ~TlsJwksServer() { stop(); }
 
-    void set_body(std::string body) {
-        std::lock_guard lock(mu_);
-        body_ = std::move(body);
-    }
+    void set_body(std::string body) { table_.set(kJwksPath, std::move(body)); }
+    void set(const std::string& path, std::string body) { table_.set(path, std::move(body)); }
     // Later connections present this certificate.
     void set_identity(const Identity& id) {
         auto ctx = server_ctx(id);
@@ -133,8 +132,8 @@ public:
         std::lock_guard lock(mu_);
         return host_;
     }
-    std::string url(const std::string& host) const {
-        return "https://" + host + ":" + std::to_string(listener_.port()) + "/.well-known/jwks.json";
+    std::string url(const std::string& host, const std::string& path = kJwksPath) const {
+        return "https://" + host + ":" + std::to_string(listener_.port()) + path;
     }
     std::uint16_t port() const { return listener_.port(); }
     void stop() { listener_.stop(); }
@@ -168,22 +167,21 @@ private:
             if (n <= 0) return;
             req.append(buf, static_cast<std::size_t>(n));
         }
-        EXPECT_EQ(req.rfind("GET /.well-known/jwks.json HTTP/1.1\r\n", 0), 0u) << req;
+        EXPECT_EQ(req.rfind("GET /", 0), 0u) << req;
         std::string host;
         if (const auto at = req.find("\r\nHost: "); at != std::string::npos) {
             const auto from = at + 8;
             host = req.substr(from, req.find("\r\n", from) - from);
         }
-        std::string body;
         {
             std::lock_guard lock(mu_);
             sni_ = sni ? sni : "";
             host_ = host;
-            body = body_;
         }
         requests_.fetch_add(1);
+        const auto [status, body] = table_.answer(req);
         const std::string res =
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+            "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
             std::to_string(body.size()) + "\r\n\r\n" + body;
         std::size_t off = 0;
         while (off < res.size()) {
@@ -199,7 +197,7 @@ private:
     std::atomic<int> requests_{0};
     mutable std::mutex mu_;
     SslCtxPtr ctx_;
-    std::string body_;
+    ResponseTable table_;
     std::string sni_;
     std::string host_;
     LoopbackListener listener_{[this](int c) { accept_one(c); }};  // last: its thread uses the above
@@ -362,6 +360,56 @@ TEST_F(HttpsFetcherTest, FailingRefreshKeepsLastGoodSetThenRecovers) {
     const auto failed = provider_->jwks_stats();
     ASSERT_TRUE(eventually([&] { return provider_->jwks_stats().successes > failed.successes; }));
     EXPECT_EQ(call(rsa_token("k1")).status, Status::ok);
+}
+
+// OpenID discovery over TLS: the document and the jwks_uri it names, both verified
+// against the test CA.
+TEST_F(HttpsFetcherTest, DiscoveryOverTls) {
+    const Identity leaf = make_identity("localhost", "DNS:localhost,IP:127.0.0.1", ca_);
+    serve(leaf, jwks_k1());
+    const std::string issuer = "https://localhost:" + std::to_string(server_->port());
+    server_->set(kOpenIdConfigurationPath, openid_configuration(issuer, server_->url("localhost")));
+    trust(*ca_file_);
+    make(server_->url("localhost", kOpenIdConfigurationPath), 1h, [&](config::JwtProvider& c) {
+        c.keys.jwks_url.reset();
+        c.discovery = true;
+        c.discovery_url = server_->url("localhost", kOpenIdConfigurationPath);
+        c.issuers = {issuer};
+    });
+    set_->start();
+    ASSERT_TRUE(set_->wait_for_first_fetch(10s));
+    const auto stats = provider_->jwks_stats();
+    EXPECT_EQ(stats.successes, 1u) << stats.last_error;
+    EXPECT_EQ(stats.jwks_uri, server_->url("localhost"));
+    EXPECT_EQ(server_->requests(), 2);  // the document, then the keys
+    EXPECT_EQ(call(rsa_token_from(issuer, "k1")).status, Status::ok);
+}
+
+// An https document naming a plain-http jwks_uri would hand the keys to whoever sits on
+// the path: refused, and the http URI never fetched.
+TEST_F(HttpsFetcherTest, DiscoveryRefusesADowngradeToHttp) {
+    JwksServer plain;
+    plain.set_body(jwks_k1());
+    const Identity leaf = make_identity("localhost", "DNS:localhost,IP:127.0.0.1", ca_);
+    serve(leaf, jwks_k1());
+    const std::string issuer = "https://localhost:" + std::to_string(server_->port());
+    server_->set(kOpenIdConfigurationPath, openid_configuration(issuer, plain.url()));
+    trust(*ca_file_);
+    make(server_->url("localhost", kOpenIdConfigurationPath), 1h, [&](config::JwtProvider& c) {
+        c.keys.jwks_url.reset();
+        c.discovery = true;
+        c.discovery_url = server_->url("localhost", kOpenIdConfigurationPath);
+        c.issuers = {issuer};
+    });
+    set_->start();
+    ASSERT_TRUE(set_->wait_for_first_fetch(10s));
+    EXPECT_EQ(provider_->jwks_stats().failures, 1u);
+    EXPECT_NE(provider_->jwks_stats().last_error.find("is plain http, but the document came over https"),
+              std::string::npos);
+    EXPECT_FALSE(provider_->ever_fetched());
+    EXPECT_EQ(plain.requests(), 0);
+    set_->stop();
+    plain.stop();
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // A JWKS endpoint for tests: plain HTTP/1.1 on 127.0.0.1 (ephemeral port), served by its
-// own thread, one connection at a time, whatever body and status the test last set. The
-// JWKS fetcher suites and the gateway's integration tests both fetch from it.
+// own thread, one connection at a time, whatever body and status the test last set for
+// the requested path (the JWKS path by default; an OpenID configuration document or a
+// moved jwks_uri too). The JWKS fetcher suites and the gateway's integration tests both
+// fetch from it.
 #pragma once
 
 #include <arpa/inet.h>
@@ -12,9 +14,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -68,19 +72,58 @@ private:
     std::thread thread_;
 };
 
+inline constexpr char kJwksPath[] = "/.well-known/jwks.json";
+inline constexpr char kOpenIdConfigurationPath[] = "/.well-known/openid-configuration";
+
+// What a test server answers, by request path: the body and status last set for it, or
+// 404 for a path never set. Counts the requests per path. Thread-safe.
+class ResponseTable {
+public:
+    void set(const std::string& path, std::string body, int status = 200) {
+        std::lock_guard lock(mu_);
+        responses_[path] = {status, std::move(body)};
+    }
+    // The answer to the request head `req` ("GET /path HTTP/1.1 ..."), counted.
+    std::pair<int, std::string> answer(const std::string& req) {
+        const auto from = req.find(' ') + 1;
+        const std::string path = req.substr(from, req.find(' ', from) - from);
+        std::lock_guard lock(mu_);
+        ++requests_[path];
+        const auto it = responses_.find(path);
+        if (it == responses_.end()) return {404, "not found"};
+        return it->second;
+    }
+    int requests(const std::string& path) const {
+        std::lock_guard lock(mu_);
+        const auto it = requests_.find(path);
+        return it == requests_.end() ? 0 : it->second;
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::map<std::string, std::pair<int, std::string>> responses_;
+    std::map<std::string, int> requests_;
+};
+
+// An OpenID Connect configuration document naming `issuer` and `jwks_uri`.
+inline std::string openid_configuration(const std::string& issuer, const std::string& jwks_uri) {
+    return R"({"issuer":")" + issuer + R"(","jwks_uri":")" + jwks_uri +
+           R"(","response_types_supported":["code"],"id_token_signing_alg_values_supported":["RS256"]})";
+}
+
 class JwksServer {
 public:
+    JwksServer() { set_body(""); }  // the JWKS path answers 200 until told otherwise
     ~JwksServer() { stop(); }
 
-    void set_body(std::string body, int status = 200) {
-        std::lock_guard lock(mu_);
-        body_ = std::move(body);
-        status_ = status;
+    void set_body(std::string body, int status = 200) { set(kJwksPath, std::move(body), status); }
+    void set(const std::string& path, std::string body, int status = 200) {
+        table_.set(path, std::move(body), status);
     }
     int requests() const { return requests_.load(); }
-    std::string url() const {
-        return "http://127.0.0.1:" + std::to_string(listener_.port()) + "/.well-known/jwks.json";
-    }
+    int requests(const std::string& path) const { return table_.requests(path); }
+    std::string origin() const { return "http://127.0.0.1:" + std::to_string(listener_.port()); }
+    std::string url(const std::string& path = kJwksPath) const { return origin() + path; }
     void stop() { listener_.stop(); }
 
 private:
@@ -94,15 +137,9 @@ private:
             if (n <= 0) return;
             req.append(buf, static_cast<std::size_t>(n));
         }
-        EXPECT_EQ(req.rfind("GET /.well-known/jwks.json HTTP/1.1\r\n", 0), 0u) << req;
+        EXPECT_EQ(req.rfind("GET /", 0), 0u) << req;
         requests_.fetch_add(1);
-        std::string body;
-        int status;
-        {
-            std::lock_guard lock(mu_);
-            body = body_;
-            status = status_;
-        }
+        const auto [status, body] = table_.answer(req);
         const std::string res = "HTTP/1.1 " + std::to_string(status) +
                                 " X\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
                                 std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -115,9 +152,7 @@ private:
     }
 
     std::atomic<int> requests_{0};
-    std::mutex mu_;
-    std::string body_;
-    int status_ = 200;
+    ResponseTable table_;
     LoopbackListener listener_{[this](int c) { serve(c); }};  // last: its thread uses the above
 };
 

@@ -129,5 +129,50 @@ TEST(KeyStore, FetchCountsAndTheirWait) {
     EXPECT_FALSE(store.wait_for_fetch_attempts(3, 1ms));
 }
 
+// Where the keys in use came from: static ones at first, the cache file's until a live
+// fetch replaces them; a reload's store keeps saying the carried keys are cached ones.
+TEST(KeyStore, RemembersTheSourceOfItsKeys) {
+    KeyStore fixed({secret_key("a-secret-that-is-long-enough-for-hs256!!")}, std::nullopt);
+    EXPECT_EQ(fixed.stats().source, KeySource::static_keys);
+    KeyStore none({}, kUrl);
+    EXPECT_EQ(none.stats().source, KeySource::none);
+
+    const auto at = std::chrono::system_clock::now() - 2h;
+    KeyStore old({}, kUrl);
+    old.publish_cached({rsa("a")}, at);
+    EXPECT_TRUE(old.ever_fetched());  // not "awaiting first fetch": no 503
+    EXPECT_FALSE(old.awaiting_first_fetch());
+    EXPECT_EQ(old.stats().source, KeySource::cache_file);
+    EXPECT_EQ(old.stats().cached_fetched_at, at);
+    EXPECT_EQ(old.stats().last_success.time_since_epoch().count(), 0);  // no live fetch yet
+
+    KeyStore next({}, kUrl);
+    ASSERT_TRUE(next.carry_over_fetched(old));
+    EXPECT_EQ(next.stats().source, KeySource::cache_file);
+    EXPECT_EQ(next.stats().cached_fetched_at, at);
+
+    next.publish_fetched({rsa("b")});
+    EXPECT_EQ(next.stats().source, KeySource::fetched);
+    EXPECT_EQ(next.current()->keys.at(0)->kid(), "b");
+    EXPECT_EQ(key_source_name(KeySource::cache_file), "cache_file");
+    EXPECT_EQ(key_source_name(KeySource::static_keys), "static");
+}
+
+TEST(KeyStore, RecordsTheLastFetchErrorAndDiscoveryState) {
+    KeyStore store({}, kUrl);
+    store.record_discovery(true, "https://issuer.example/keys");
+    store.record_fetch(false, "jwks_uri https://issuer.example/keys: HTTP status 500");
+    auto st = store.stats();
+    EXPECT_EQ(st.jwks_uri, "https://issuer.example/keys");
+    EXPECT_EQ(st.discovery_successes, 1u);
+    EXPECT_EQ(st.last_error, "jwks_uri https://issuer.example/keys: HTTP status 500");
+    store.record_discovery(false);
+    store.record_fetch(true);
+    st = store.stats();
+    EXPECT_EQ(st.discovery_failures, 1u);
+    EXPECT_EQ(st.jwks_uri, "https://issuer.example/keys");  // the last good document's
+    EXPECT_EQ(st.last_error, "");
+}
+
 }  // namespace
 }  // namespace authgate::jwt

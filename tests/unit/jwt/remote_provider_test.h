@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,11 +29,15 @@ bool eventually(F cond, std::chrono::milliseconds limit = std::chrono::seconds(1
 
 class RemoteProviderTest : public ::testing::Test {
 protected:
-    void make(const std::string& url, config::Duration refresh) {
+    // `adjust` changes the provider's config last (discovery instead of a jwks_url, a
+    // key cache file ...).
+    void make(const std::string& url, config::Duration refresh,
+              const std::function<void(config::JwtProvider&)>& adjust = {}) {
         config::Jwt jwt;
         auto cfg = provider_config("remote", {"RS256", "ES256"});
         cfg.keys.jwks_url = url;
         cfg.keys.jwks_refresh = refresh;
+        if (adjust) adjust(cfg);
         jwt.providers = {cfg};
         config::Diagnostics diag;
         set_ = ProviderSet::create(jwt, diag);
@@ -48,6 +53,13 @@ protected:
     }
     static std::string rsa_token(const std::string& kid, const std::string& which = "rsa") {
         return sign_token(Algorithm::RS256, *private_key(which), claims(), {{"kid", kid}});
+    }
+    // The same, from `issuer` (a provider with an issuer checks iss).
+    static std::string rsa_token_from(const std::string& issuer, const std::string& kid,
+                                      const std::string& which = "rsa") {
+        auto c = claims();
+        c["iss"] = issuer;
+        return sign_token(Algorithm::RS256, *private_key(which), c, {{"kid", kid}});
     }
     // Stops the fetcher; a derived fixture stops its server after calling this.
     void TearDown() override {
