@@ -58,6 +58,7 @@ jwt:
       issuer: https://auth.example.com        # string or list; absent = not checked
       audiences: [orders-api]                 # token aud (string or array) must share one; absent = not checked
       algorithms: [RS256, ES256]              # required; a token whose alg is not listed is rejected
+      types: [at+jwt, JWT]                    # optional: allowed JOSE typ values
       keys:                                   # at least one source
         secret: ${JWT_SECRET}                 # HMAC secret (raw bytes of the string)
         secret_base64: ...                    # HMAC secret given as base64/base64url
@@ -182,6 +183,7 @@ TEST(SpecExample, LoadsToWhatItSays) {
     EXPECT_EQ(corp.issuers, std::vector<std::string>{"https://auth.example.com"});
     EXPECT_EQ(corp.audiences, std::vector<std::string>{"orders-api"});
     EXPECT_EQ(corp.algorithms, (std::vector<std::string>{"RS256", "ES256"}));
+    EXPECT_EQ(corp.types, (std::vector<std::string>{"at+jwt", "JWT"}));
     EXPECT_EQ(corp.keys.secret, "an-hmac-secret-that-is-long-enough!");
     EXPECT_EQ(corp.keys.secret_base64, "...");
     EXPECT_EQ(corp.keys.public_key_file, root + "/keys/public.pem");
@@ -207,7 +209,7 @@ TEST(SpecExample, LoadsToWhatItSays) {
     EXPECT_EQ(corp.forward_payload_header, "X-Jwt-Payload");
     EXPECT_FALSE(corp.strip_token);
     EXPECT_EQ(cfg->jwt.cache_max_entries, 10000u);
-    EXPECT_EQ(corp.keys.marks.at("public_key_file").line, 43);
+    EXPECT_EQ(corp.keys.marks.at("public_key_file").line, 44);
 
     // cors
     ASSERT_EQ(cfg->cors.policies.size(), 1u);
@@ -223,7 +225,7 @@ TEST(SpecExample, LoadsToWhatItSays) {
     EXPECT_TRUE(web.allow_credentials);
     EXPECT_EQ(web.max_age, 86400u);
     EXPECT_FALSE(web.allow_private_network);
-    EXPECT_EQ(web.marks.at("allow_origin_regexes[0]").line, 67);
+    EXPECT_EQ(web.marks.at("allow_origin_regexes[0]").line, 68);
     EXPECT_EQ(web.marks.at("allow_origin_regexes[0]").col, 30);
 
     // routes
