@@ -263,7 +263,7 @@ TEST(SpecExample, MissingSecretVariableIsTheOnlyError) {
     Diagnostics diag;
     EXPECT_FALSE(load_file(file, diag));
     ASSERT_EQ(diag.errors().size(), 1u) << test::dump(diag.errors());
-    EXPECT_EQ(diag.errors()[0], file + ":41:17: jwt.providers.corp.keys.secret: environment variable 'JWT_SECRET' "
+    EXPECT_EQ(diag.errors()[0], file + ":42:17: jwt.providers.corp.keys.secret: environment variable 'JWT_SECRET' "
                                        "is not set (write ${JWT_SECRET:-default} to give a default)");
 }
 
