@@ -21,6 +21,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libboost-json1.81.0 libboost-program-options1.81.0 libboost-url1.81.0 \
       libyaml-cpp0.7 libspdlog1.10 libfmt9 libssl3 ca-certificates \
+      libnghttp2-14 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 authgate \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin authgate

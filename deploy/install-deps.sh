@@ -6,11 +6,14 @@ what="${1:-test}"
 
 pkgs=(cmake ninja-build g++ pkg-config
       libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
-      libssl-dev libyaml-cpp-dev libspdlog-dev curl openssl)
+      libssl-dev libyaml-cpp-dev libspdlog-dev curl openssl
+      libnghttp2-dev)
 case "$what" in
   build) ;;
-  test) pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev chromium nodejs npm) ;;
-  bench) pkgs+=(libgtest-dev libbenchmark-dev wrk nginx-light haproxy) ;;
+  test) pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev chromium nodejs npm
+             nghttp2-client) ;;
+  bench) pkgs+=(libgtest-dev libbenchmark-dev wrk nginx-light haproxy
+              nghttp2-client) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 

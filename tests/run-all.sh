@@ -47,7 +47,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== fuzzing (${FUZZ_SECONDS}s per target)"
 CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DAUTHGATE_FUZZ=ON \
       -DAUTHGATE_TESTS=OFF -DAUTHGATE_BENCHMARKS=OFF >/dev/null
-fuzz_targets="fuzz_jwt_verify fuzz_jwks fuzz_request fuzz_parsers"
+fuzz_targets="fuzz_jwt_verify fuzz_jwks fuzz_request fuzz_parsers fuzz_h2"
 # shellcheck disable=SC2086
 cmake --build build-fuzz -j"$jobs" --target $fuzz_targets
 for target in $fuzz_targets; do

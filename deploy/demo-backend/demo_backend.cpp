@@ -9,6 +9,7 @@
 //   ?truncate=1      announce more bytes than are sent, then close (upstream dies mid-body)
 //   ?delay_ms=N      wait N ms before the response header
 //   ?cors=1          add its own "Access-Control-Allow-Origin: *" and "Vary: Accept-Encoding"
+//   ?tao=1           add "Timing-Allow-Origin: *" (a page may read its Resource Timing entry)
 //   ?close=1         answer with "Connection: close"
 //   GET /__stats     {"requests": N}: requests seen so far (this one not counted)
 //   Upgrade: websocket  answered 101, then every byte is echoed back (a tunnel check)
@@ -214,6 +215,7 @@ asio::awaitable<void> session(tcp::socket s) {
             res.set(http::field::access_control_allow_origin, "*");
             res.set(http::field::vary, "Accept-Encoding");
         }
+        if (query_number(query, "tao")) res.set("Timing-Allow-Origin", "*");
         res.body() = std::move(out);
         res.prepare_payload();
         res.keep_alive(keep);

@@ -93,6 +93,22 @@ struct Timeouts {
 // X_User_Id and X-User-Id as the same variable, so by default such names never pass.
 enum class Underscores { drop, reject, allow };
 
+// server.http2: the HTTP/2 downstream (h2 over TLS by ALPN, h2c with prior knowledge) and
+// the limits that bound what one client connection may cost (added).
+struct Http2 {
+    bool enabled = false;    // ALPN offers h2 (before http/1.1) on TLS listeners
+    bool cleartext = false;  // plain listeners take the h2 client preface (prior knowledge)
+    std::uint64_t max_concurrent_streams = 100;  // open streams per connection (SETTINGS and enforced)
+    std::uint64_t max_header_list_size = 16 * 1024;  // decoded request header -> 431
+    std::uint64_t header_table_size = 4096;          // HPACK dynamic table, both directions
+    std::uint64_t initial_window_size = 65535;       // per-stream receive window: body bytes buffered
+    std::uint64_t max_connection_memory = 32 * 1024 * 1024;  // streams refused beyond it
+    std::uint64_t max_resets = 200;          // streams reset per flood_interval -> GOAWAY
+    std::uint64_t max_control_frames = 1000;  // SETTINGS, PING, PRIORITY per flood_interval -> GOAWAY
+    Duration flood_interval = std::chrono::seconds(10);
+    bool operator==(const Http2&) const = default;
+};
+
 struct Server {
     std::vector<ListenAddress> listen{{"0.0.0.0", 8080}};
     unsigned workers = 0;  // 0 = one per core
@@ -100,6 +116,7 @@ struct Server {
     Limits limits;
     Timeouts timeouts;
     Underscores headers_with_underscores = Underscores::drop;
+    Http2 http2;
     Marks marks;
     bool operator==(const Server&) const = default;
 };

@@ -120,6 +120,20 @@ private:
         key("headers_with_underscores", std::string(s.headers_with_underscores == Underscores::drop     ? "drop"
                                                     : s.headers_with_underscores == Underscores::reject ? "reject"
                                                                                                         : "allow"));
+        const auto& h2 = s.http2;
+        key("http2");
+        out_ << YAML::BeginMap;
+        key("enabled", h2.enabled);
+        key("cleartext", h2.cleartext);
+        key("max_concurrent_streams", h2.max_concurrent_streams);
+        key("max_header_list_size", h2.max_header_list_size);
+        key("header_table_size", h2.header_table_size);
+        key("initial_window_size", h2.initial_window_size);
+        key("max_connection_memory", h2.max_connection_memory);
+        key("max_resets", h2.max_resets);
+        key("max_control_frames", h2.max_control_frames);
+        key("flood_interval", h2.flood_interval);
+        out_ << YAML::EndMap;
         out_ << YAML::EndMap;
     }
 

@@ -24,12 +24,16 @@ struct SectionKeys {
 inline const SectionKeys top{"", {"server", "admin", "log", "upstreams", "jwt", "cors", "routes"}};
 
 inline const SectionKeys server{
-    "server", {"listen", "workers", "tls", "limits", "timeouts", "headers_with_underscores"}};
+    "server", {"listen", "workers", "tls", "limits", "timeouts", "headers_with_underscores", "http2"}};
 inline const SectionKeys server_tls{"server.tls", {"cert_file", "key_file"}};
 inline const SectionKeys server_limits{"server.limits", {"max_header_bytes", "max_body_bytes", "max_connections"}};
 inline const SectionKeys server_timeouts{
     "server.timeouts",
     {"header", "idle", "upstream_connect", "upstream_response", "request_body", "shutdown", "drain_delay"}};
+inline const SectionKeys server_http2{"server.http2",
+                                     {"enabled", "cleartext", "max_concurrent_streams", "max_header_list_size",
+                                      "header_table_size", "initial_window_size", "max_connection_memory",
+                                      "max_resets", "max_control_frames", "flood_interval"}};
 
 inline const SectionKeys admin{"admin", {"listen"}};
 
@@ -72,6 +76,7 @@ inline const SectionKeys claim_rules{"routes[].auth.claims", {"<claim>"}, true};
 inline const std::vector<const SectionKeys*>& all() {
     static const std::vector<const SectionKeys*> sections = {
         &top,           &server,          &server_tls,    &server_limits, &server_timeouts, &admin,
+        &server_http2,
         &log,           &upstreams,       &upstream,      &upstream_tls,  &upstream_pool,   &jwt,
         &jwt_cache,     &jwt_providers,   &provider,      &provider_keys, &token_source,    &forward_claims,
         &cors,          &cors_policies,   &cors_policy,   &route,         &route_match,     &route_rewrite,

@@ -160,6 +160,7 @@ private:
     std::optional<ServerTls> read_server_tls(const Value& v, Marks& marks);
     void read_limits(const Value& v, Limits& out, Marks& marks);
     void read_timeouts(const Value& v, Timeouts& out, Marks& marks);
+    void read_http2(const Value& v, Http2& out, Marks& marks);
     Admin read_admin(const Value& v);
     Log read_log(const Value& v);
     std::vector<Upstream> read_upstreams(const Value& v);
@@ -419,6 +420,7 @@ void Loader::read_server(const Value& v, Server& out) {
                                            : *r == "reject" ? Underscores::reject
                                                             : Underscores::allow;
     }
+    if (const Value* http2 = s.get("http2")) read_http2(*http2, out.http2, out.marks);
 }
 
 std::vector<ListenAddress> Loader::read_listen_list(const Value& v) {
@@ -487,6 +489,35 @@ void Loader::read_timeouts(const Value& v, Timeouts& out, Marks& marks) {
     assign(out.request_body, s, "request_body", &Loader::positive_duration);
     assign(out.shutdown, s, "shutdown", &Loader::duration);
     assign(out.drain_delay, s, "drain_delay", &Loader::duration);
+}
+
+void Loader::read_http2(const Value& v, Http2& out, Marks& marks) {
+    Section s(*this, v, keys::server_http2, &marks, "http2.");
+    assign(out.enabled, s, "enabled", &Loader::boolean);
+    assign(out.cleartext, s, "cleartext", &Loader::boolean);
+    assign(out.max_concurrent_streams, s, "max_concurrent_streams", &Loader::integer);
+    assign(out.max_header_list_size, s, "max_header_list_size", &Loader::size);
+    assign(out.header_table_size, s, "header_table_size", &Loader::size);
+    assign(out.initial_window_size, s, "initial_window_size", &Loader::size);
+    assign(out.max_connection_memory, s, "max_connection_memory", &Loader::size);
+    assign(out.max_resets, s, "max_resets", &Loader::integer);
+    assign(out.max_control_frames, s, "max_control_frames", &Loader::integer);
+    assign(out.flood_interval, s, "flood_interval", &Loader::positive_duration);
+    // SETTINGS values are 31-bit (windows, streams) or 32-bit; zero would refuse every
+    // stream or every byte, which is surely not what was meant.
+    auto in_range = [&](std::string_view key, std::uint64_t value, std::uint64_t low, std::uint64_t high) {
+        if (const Value* k = s.get(key); k && (value < low || value > high))
+            error(*k, "must be between " + std::to_string(low) + " and " + std::to_string(high));
+    };
+    in_range("max_concurrent_streams", out.max_concurrent_streams, 1, 0x7fffffff);
+    in_range("max_header_list_size", out.max_header_list_size, 1, 0x7fffffff);
+    in_range("header_table_size", out.header_table_size, 0, 64 * 1024);
+    in_range("initial_window_size", out.initial_window_size, 1024, 0x7fffffff);
+    in_range("max_connection_memory", out.max_connection_memory, 1024 * 1024, UINT64_MAX);
+    in_range("max_resets", out.max_resets, 1, UINT32_MAX);
+    in_range("max_control_frames", out.max_control_frames, 1, UINT32_MAX);
+    if (const Value* k = s.get("cleartext"); k && out.cleartext && !out.enabled)
+        error(*k, "cleartext: true needs server.http2.enabled: true");
 }
 
 Admin Loader::read_admin(const Value& v) {

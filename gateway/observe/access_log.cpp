@@ -256,6 +256,10 @@ void AccessLog::write(const AccessRecord& r) {
             line += ",\"upstream_error\":";
             append_json_string(line, r.upstream_error);
         }
+        if (!r.protocol.empty()) {
+            line += ",\"protocol\":";
+            append_json_string(line, r.protocol);
+        }
         line += '}';
     } else {
         format_time(line, r.time);
@@ -279,6 +283,10 @@ void AccessLog::write(const AccessRecord& r) {
         if (!r.upstream_error.empty()) {
             line += " upstream_error=";
             line += r.upstream_error;
+        }
+        if (!r.protocol.empty()) {
+            line += " protocol=";
+            line += r.protocol;
         }
     }
     logger_->info(line);

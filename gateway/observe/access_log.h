@@ -35,6 +35,8 @@ struct AccessRecord {
     // proxy::UpstreamError's string (the 502/504's error_description and the metric's kind)
     // when the exchange with the upstream failed; "" otherwise, and then not written.
     std::string_view upstream_error;
+    // The protocol the client spoke: "h1" (HTTP/1.x) or "h2"; written when set (added).
+    std::string_view protocol;
 };
 
 class AccessLog {

@@ -334,6 +334,21 @@ std::string Metrics::render(const ScrapeState& state) const {
     sample(out, "authgate_connections_total", {{"result", "accepted"}}, accepted);
     sample(out, "authgate_connections_total", {{"result", "refused"}}, refused);
 
+    std::array<std::uint64_t, 2> by_protocol{};
+    std::array<std::uint64_t, kHttp2LimitNames.size()> h2_limits{};
+    for (const auto& w : workers_) {
+        for (std::size_t i = 0; i < by_protocol.size(); ++i) by_protocol[i] += w->requests_by_protocol[i].get();
+        for (std::size_t i = 0; i < h2_limits.size(); ++i) h2_limits[i] += w->http2_limits[i].get();
+    }
+    family(out, "authgate_requests_by_protocol_total", "counter",
+           "Requests by the protocol the client spoke: h1 (HTTP/1.x) or h2 (HTTP/2).");
+    sample(out, "authgate_requests_by_protocol_total", {{"protocol", "h1"}}, by_protocol[0]);
+    sample(out, "authgate_requests_by_protocol_total", {{"protocol", "h2"}}, by_protocol[1]);
+    family(out, "authgate_http2_limits_total", "counter",
+           "HTTP/2 limits that fired, by limit (server.http2): streams refused, 431s, GOAWAYs, stream errors.");
+    for (std::size_t i = 0; i < h2_limits.size(); ++i)
+        sample(out, "authgate_http2_limits_total", {{"limit", kHttp2LimitNames[i]}}, h2_limits[i]);
+
     family(out, "authgate_draining", "gauge", "1 after SIGTERM/SIGINT while in-flight requests finish.");
     sample(out, "authgate_draining", {}, std::uint64_t{state.draining ? 1u : 0u});
 

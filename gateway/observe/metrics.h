@@ -56,6 +56,21 @@ struct DurationCells {
     }
 };
 
+// The HTTP/2 limits (server.http2), each counted when it fires: the `limit` label of
+// authgate_http2_limits_total (added).
+enum class Http2Limit {
+    concurrent_streams,  // a stream refused at max_concurrent_streams
+    connection_memory,   // a stream refused at max_connection_memory
+    header_list,         // a request header over max_header_list_size: 431
+    header_block,        // a header block over twice that (CONTINUATION flood): GOAWAY
+    rapid_reset,         // more than max_resets in flood_interval: GOAWAY
+    control_flood,       // more than max_control_frames in flood_interval: GOAWAY
+    protocol_error,      // a malformed request: RST_STREAM PROTOCOL_ERROR
+};
+inline constexpr std::array<std::string_view, 7> kHttp2LimitNames = {
+    "concurrent_streams", "connection_memory", "header_list", "header_block",
+    "rapid_reset",        "control_flood",     "protocol_error"};
+
 struct RouteCells {
     std::array<Counter, kStatusCodes> responses;
     std::array<Counter, kAuthReasons> denials;      // real 401/403/503 auth outcomes
@@ -165,6 +180,11 @@ public:
     Counter connections_refused;
     // This worker's token cache (jwt::TokenCache counts into it, whichever cache a reload made).
     CacheCounters token_cache;
+    // Requests by the protocol the client spoke, [0] HTTP/1.x and [1] HTTP/2, and the
+    // HTTP/2 limits that fired (added).
+    std::array<Counter, 2> requests_by_protocol;
+    std::array<Counter, kHttp2LimitNames.size()> http2_limits;
+    void http2_limit(Http2Limit l) { http2_limits[static_cast<std::size_t>(l)].add(); }
 
     SlotCells<RouteCells>& routes() { return routes_; }
     SlotCells<UpstreamCells>& upstreams() { return upstreams_; }

@@ -38,6 +38,22 @@ std::shared_ptr<ssl::context> make_client_tls(const config::Upstream& up, config
     return ctx;
 }
 
+// With server.http2.enabled: ALPN picks h2 when the client offers it, else http/1.1.
+void offer_h2_alpn(SSL_CTX* ctx) {
+    SSL_CTX_set_alpn_select_cb(
+        ctx,
+        [](SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+           void*) -> int {
+            static const unsigned char protos[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+            unsigned char* sel = nullptr;
+            if (SSL_select_next_proto(&sel, outlen, protos, sizeof(protos), in, inlen) != OPENSSL_NPN_NEGOTIATED)
+                return SSL_TLSEXT_ERR_NOACK;
+            *out = sel;
+            return SSL_TLSEXT_ERR_OK;
+        },
+        nullptr);
+}
+
 std::shared_ptr<ssl::context> make_server_tls(const config::ServerTls& tls, const config::Marks& marks,
                                               config::Diagnostics& diag) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
@@ -73,6 +89,7 @@ std::shared_ptr<const Snapshot> Snapshot::compile(config::Config cfg, config::Di
     const config::Config& c = snap->cfg;
 
     if (c.server.tls) snap->server_tls = make_server_tls(*c.server.tls, c.server.marks, diag);
+    if (snap->server_tls && c.server.http2.enabled) offer_h2_alpn(snap->server_tls->native_handle());
 
     for (const auto& up : c.upstreams) {
         UpstreamRuntime rt{&up, nullptr};

@@ -5,8 +5,9 @@
 // reads the response head, has prepare_response() rewrite it and relays the body down;
 // when either side fails first, the gateway's own answer goes back instead.
 //
-// What it needs from the client side is the Downstream template parameter (today the
-// HTTP/1.1 Session, session.cpp), so a second protocol plugs in without a copy of this:
+// What it needs from the client side is the Downstream template parameter (the HTTP/1.1
+// Session, session.cpp, and an HTTP/2 stream, h2_session.cpp), so a protocol plugs in
+// without a copy of this:
 //
 //   asio::awaitable<bool> expect_body(Exchange&)
 //       a body follows the head: start its deadline, tell the client to send it (HTTP/1.1:

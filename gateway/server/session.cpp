@@ -24,6 +24,7 @@
 #include "proxy/framing.h"
 #include "proxy/headers.h"
 #include "server/forwarder.h"
+#include "server/h2_session.h"
 #include "server/io.h"
 #include "server/prepare.h"
 #include "server/responses.h"
@@ -152,6 +153,19 @@ asio::awaitable<void> Session<Stream>::run(std::string client_ip) {
             spdlog::debug("tls handshake from {} failed: {}", client_ip_, ec.message());
             co_return;
         }
+        // ALPN chose h2 (server.http2.enabled): the connection is an HTTP/2 one for good.
+        if (negotiated_h2(stream_)) {
+            co_await serve_h2(w_, stream_, buffer_, client_ip_, *handle_);
+            co_await close();
+            co_return;
+        }
+    } else if (w_.snapshot->cfg.server.http2.cleartext) {
+        // h2c with prior knowledge: the client preface instead of a request line.
+        if (co_await h2_preface_follows(stream_, buffer_, timeouts)) {
+            co_await serve_h2(w_, stream_, buffer_, client_ip_, *handle_);
+            co_await close();
+            co_return;
+        }
     }
     for (;;) {
         if (w_.draining) break;
@@ -189,6 +203,7 @@ template <class Stream>
 void Session<Stream>::log(const Exchange& ex) {
     const auto duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex.start);
     w_.metrics.response(w_.route_slot(*ex.snap, ex.route), ex.status, duration);
+    w_.metrics.requests_by_protocol[0].add();
     if (!ex.snap->cfg.log.access_log) return;
     observe::AccessRecord r;
     r.time = std::chrono::system_clock::now();
@@ -206,6 +221,7 @@ void Session<Stream>::log(const Exchange& ex) {
     r.auth = ex.auth;
     r.provider = ex.provider;
     r.upstream_error = ex.upstream_error;
+    r.protocol = "h1";
     w_.access_log.write(r);
 }
 

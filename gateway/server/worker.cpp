@@ -104,6 +104,9 @@ void Worker::set_snapshot(std::shared_ptr<const proxy::Snapshot> snap, observe::
     if (origin_cache) origin_cache->clear();
     // log.format is reloadable: the next line this worker writes is in the new format.
     access_log.set_json(snapshot->cfg.log.format == "json");
+    // HTTP/2 connections whose listener settings changed say GOAWAY; their streams finish.
+    for (auto& s : sessions)
+        if (s.goaway) s.goaway(s.connection, false);
 }
 
 void Worker::begin_shutdown_after(std::chrono::steady_clock::duration delay) {
@@ -123,6 +126,8 @@ void Worker::begin_shutdown() {
         boost::system::error_code ignored;
         a.close(ignored);
     }
+    for (auto& s : sessions)
+        if (s.goaway) s.goaway(s.connection, true);
     // Idle keep-alive connections have nothing in flight: close them now. Busy ones
     // finish their current exchange and close after it (the session checks `draining`).
     for (auto& s : sessions) {

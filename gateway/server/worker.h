@@ -38,6 +38,10 @@ public:
     struct SessionHandle {
         beast::tcp_stream* stream = nullptr;
         bool idle = true;  // waiting for the next request's first byte
+        // An HTTP/2 connection drains itself: shutdown (true) and every reload (false) call
+        // this instead of cancelling it, and it sends GOAWAY and lets its streams finish (added).
+        void (*goaway)(void* connection, bool shutdown) = nullptr;
+        void* connection = nullptr;
     };
     using SessionList = std::list<SessionHandle>;
 

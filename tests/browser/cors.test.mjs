@@ -11,6 +11,9 @@
 //   TOKEN          a valid HS256 token for provider "browser"
 //   CHROMIUM       browser executable (default /usr/bin/chromium)
 //   USER_DATA_DIR  fresh profile directory
+//   EXPECT_PROTOCOL  when set (h2): the gateway is a TLS listener with server.http2 on (a
+//                  self-signed certificate the browser is told to ignore); every check above
+//                  runs over it, and the last one asserts the browser spoke that protocol.
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
@@ -26,6 +29,7 @@ const TOKEN = env('TOKEN');
 const USER_DATA_DIR = env('USER_DATA_DIR');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const FETCH_TIMEOUT_MS = 8000;
+const EXPECT_PROTOCOL = process.env.EXPECT_PROTOCOL || '';
 
 let passed = 0;
 let failed = 0;
@@ -48,6 +52,8 @@ try {
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // A throw-away profile and a test certificate made by run.sh for this run.
+      ...(EXPECT_PROTOCOL ? ['--ignore-certificate-errors'] : []),
     ],
   });
 } catch (e) {
@@ -62,11 +68,12 @@ console.log(`# chromium started in ${Date.now() - t0} ms`);
 // the ones it failed, with the CORS reason Chromium reports.
 async function openPage(origin) {
   const page = await context.newPage();
-  const log = { sent: new Map(), failures: new Map() };
+  const log = { sent: new Map(), failures: new Map(), protocols: new Map() };
   const cdp = await context.newCDPSession(page);
   cdp.on('Network.requestWillBeSent', (e) => {
     log.sent.set(e.requestId, { url: e.request.url, method: e.request.method, type: e.type });
   });
+  cdp.on('Network.responseReceived', (e) => log.protocols.set(e.response.url, e.response.protocol));
   cdp.on('Network.loadingFailed', (e) => log.failures.set(e.requestId, e));
   await cdp.send('Network.enable');
   await page.goto(`${origin}/`, { waitUntil: 'load' });
@@ -352,6 +359,23 @@ await test('disallowed origin: blocked even when the upstream itself answers "*"
   const r = await browserFetch(other, url);
   return (await expectCorsBlocked(other, url, r)).join(', ');
 });
+
+if (EXPECT_PROTOCOL) {
+  await test(`the browser spoke ${EXPECT_PROTOCOL} to the gateway`, async () => {
+    // ?tao=1: the backend's Timing-Allow-Origin lets the cross-origin page read the entry.
+    const url = uniq('/api/public/echo?tao=1');
+    const r = await browserFetch(allowed, url, {}, ['X-Request-Id']);
+    expectResolved(r, 200);
+    const hop = await allowed.page.evaluate((u) => performance.getEntriesByName(u)[0]?.nextHopProtocol ?? null, url);
+    assert.equal(hop, EXPECT_PROTOCOL, 'the page\'s performance entry nextHopProtocol');
+    assert.ok(await waitFor(() => allowed.log.protocols.has(url)), 'no response recorded by DevTools');
+    assert.equal(allowed.log.protocols.get(url), EXPECT_PROTOCOL, 'DevTools Network.responseReceived protocol');
+    const seen = [...allowed.log.protocols.entries()].filter(([u]) => u.startsWith(GATEWAY));
+    assert.ok(seen.every(([, proto]) => proto === EXPECT_PROTOCOL),
+      `every gateway response over ${EXPECT_PROTOCOL}: ${JSON.stringify(seen.filter(([, p]) => p !== EXPECT_PROTOCOL))}`);
+    return `${seen.length} responses, nextHopProtocol "${hop}"`;
+  });
+}
 
 await context.close().catch(() => {});
 console.log(`# browser test took ${Date.now() - t0} ms`);

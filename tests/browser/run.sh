@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Real-browser CORS test of authgate (see cors.test.mjs for what is checked).
+# Real-browser CORS test of authgate (see cors.test.mjs for what is checked), run twice:
+# against a plain HTTP/1.1 listener, then against a TLS listener with server.http2 on
+# (certificate made here with openssl; chromium ignores certificate errors on its
+# throw-away profile), where every check runs over h2 and the browser's protocol is asserted.
 #
 # Starts, each on a free loopback port: the demo backend, a tiny static server for the test
 # page on two origins (pages.mjs), and authgate with a config written here; then drives
@@ -217,5 +220,34 @@ wait "$test_pid"
 rc=$?
 set -e
 
-say "finished (exit $rc)"
+say "HTTP/1.1 pass finished (exit $rc)"
+[ "$rc" = 0 ] || exit 1
+
+# ---- the same checks over TLS + HTTP/2 -------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$work/key.pem" -out "$work/cert.pem" \
+        >"$work/openssl.log" 2>&1 || die "openssl could not make the test certificate"
+sed -e "s|^  workers: 1$|  workers: 1\n  tls:\n    cert_file: $work/cert.pem\n    key_file: $work/key.pem\n  http2:\n    enabled: true|" \
+    "$work/authgate.yaml" >"$work/authgate-h2.yaml"
+grep -q 'http2:' "$work/authgate-h2.yaml" || die "could not write the h2 config"
+"$build/authgate" -c "$work/authgate-h2.yaml" --check >"$work/check-h2.log" 2>&1 || { cat "$work/check-h2.log" >&2; die "h2 test config rejected"; }
+"$build/authgate" -c "$work/authgate-h2.yaml" >"$work/authgate-h2.log" 2>&1 &
+pids+=($!)
+h2_port=$(wait_for_line "$work/authgate-h2.log" 'listening on 127\.0\.0\.1:[0-9]+' "${pids[-1]}" 10 | sed 's/.*://')
+say "authgate (TLS, h2) :$h2_port"
+
+mkdir -p "$work/profile-h2"
+set +e
+# Node's own fetch (a control request in one check) must accept the test certificate too.
+GATEWAY="https://127.0.0.1:$h2_port" PAGE_ALLOWED="http://127.0.0.1:$page_a" \
+PAGE_OTHER="http://127.0.0.1:$page_b" TOKEN="$token" CHROMIUM="$CHROMIUM" \
+USER_DATA_DIR="$work/profile-h2" EXPECT_PROTOCOL=h2 NODE_TLS_REJECT_UNAUTHORIZED=0 \
+  timeout --kill-after=5 100 node --no-warnings "$here/cors.test.mjs" &
+test_pid=$!
+pids+=("$test_pid")
+wait "$test_pid"
+rc=$?
+set -e
+
+say "TLS + HTTP/2 pass finished (exit $rc)"
 [ "$rc" = 0 ] || exit 1

@@ -38,6 +38,17 @@ constexpr const char* kRich = R"yaml(server:
     shutdown: 0s
     drain_delay: 1h1m1s1ms
   headers_with_underscores: reject
+  http2:
+    enabled: true
+    cleartext: true
+    max_concurrent_streams: 7
+    max_header_list_size: 8KiB
+    header_table_size: 0
+    initial_window_size: 1MiB
+    max_connection_memory: 2MiB
+    max_resets: 9
+    max_control_frames: 11
+    flood_interval: 3s
 admin:
   listen: "[::1]:9901"
 log:

@@ -538,5 +538,39 @@ TEST(Loader, HeadersWithUnderscoresTakesDropRejectOrAllow) {
                                         "did you mean 'reject'?");
 }
 
+TEST(Loader, Http2KeysAreReadWithSafeDefaults) {
+    auto d = load("server:\n  workers: 1\n");
+    ASSERT_TRUE(loaded_ok(d));
+    const Http2 defaults;
+    EXPECT_EQ(d.cfg->server.http2, defaults);
+    EXPECT_FALSE(defaults.enabled);
+    EXPECT_FALSE(defaults.cleartext);
+    EXPECT_EQ(defaults.max_concurrent_streams, 100u);
+    auto l = load("server:\n  http2:\n    enabled: true\n    cleartext: true\n    max_concurrent_streams: 8\n"
+                  "    max_header_list_size: 8KiB\n    max_resets: 5\n    flood_interval: 2s\n");
+    ASSERT_TRUE(loaded_ok(l));
+    EXPECT_TRUE(l.cfg->server.http2.enabled);
+    EXPECT_TRUE(l.cfg->server.http2.cleartext);
+    EXPECT_EQ(l.cfg->server.http2.max_concurrent_streams, 8u);
+    EXPECT_EQ(l.cfg->server.http2.max_header_list_size, 8192u);
+    EXPECT_EQ(l.cfg->server.http2.max_resets, 5u);
+    EXPECT_EQ(l.cfg->server.http2.flood_interval, Duration(2s));
+}
+
+TEST(Loader, Http2LimitsOutOfRangeNameTheirLine) {
+    auto zero = load("server:\n  http2:\n    enabled: true\n    max_concurrent_streams: 0\n");
+    EXPECT_FALSE(zero.cfg);
+    ASSERT_EQ(zero.diag.errors().size(), 1u) << test::dump(zero.diag.errors());
+    EXPECT_EQ(zero.diag.errors()[0].rfind(test::kFile + ":4:29: ", 0), 0u) << zero.diag.errors()[0];
+    auto window = load("server:\n  http2:\n    initial_window_size: 4GiB\n");
+    EXPECT_FALSE(window.cfg);
+    ASSERT_EQ(window.diag.errors().size(), 1u) << test::dump(window.diag.errors());
+    auto h2c = load("server:\n  http2:\n    cleartext: true\n");
+    EXPECT_FALSE(h2c.cfg);
+    ASSERT_EQ(h2c.diag.errors().size(), 1u) << test::dump(h2c.diag.errors());
+    EXPECT_NE(h2c.diag.errors()[0].find(":3:16: "), std::string::npos) << h2c.diag.errors()[0];
+    EXPECT_NE(h2c.diag.errors()[0].find("needs server.http2.enabled"), std::string::npos) << h2c.diag.errors()[0];
+}
+
 }  // namespace
 }  // namespace authgate::config
